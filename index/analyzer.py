@@ -1,0 +1,175 @@
+"""Text analysis shared by indexing and querying: the two must agree token for token.
+
+News text is full of things a plain word tokenizer loses: money (`$14.3 billion`),
+percentages (`1.2%`), tickers (`NYSE:BABA`) and model names written three ways
+(`GPT-5`, `GPT 5`, `GPT5`).  The analyzer keeps each of those findable by emitting a
+canonical form besides the parts, so a question matches however it spells them.
+
+Bump ``ANALYZER_VERSION`` whenever the output for any input changes: stored indexes
+record it and are rebuilt rather than misread.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+import snowballstemmer
+
+ANALYZER_VERSION = 3
+
+_FOLD = str.maketrans(
+    {
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201a": "'",
+        "\u201b": "'",
+        "\u2032": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u201e": '"',
+        "\u2033": '"',
+        "\u00ab": '"',
+        "\u00bb": '"',
+        "\u2010": "-",
+        "\u2011": "-",
+        "\u2012": "-",
+        "\u2013": "-",
+        "\u2014": "-",
+        "\u2015": "-",
+        "\u2212": "-",
+        "\u00a0": " ",
+        "\u2009": " ",
+        "\u202f": " ",
+        "\u200b": "",
+        "\u00ad": "",
+    }
+)
+
+# The usual English function words (close to the Snowball and NLTK lists).
+STOP_WORDS = frozenset(
+    """
+    a about above after again against all am an and any are as at be because been before
+    being below between both but by can could did do does doing down during each few for
+    from further had has have having he her here hers herself him himself his how i if
+    in into is it its itself just let me more most my myself no nor not now of off on
+    once only or other our ours ourselves out over own same shall she should so some
+    such than that the their theirs them themselves then there these they this those
+    through to too under until up very was we were what when where which while who whom
+    whose why will with would you your yours yourself yourselves also may might must us
+    ll re ve isnt arent wasnt werent hasnt havent hadnt doesnt dont didnt wont wouldnt
+    shant shouldnt cant cannot couldnt mustnt lets thats whats whos hows wheres whens
+    whys
+    """.split()
+)
+
+# Words that frame a question rather than name its subject ("what does X mean",
+# "tell me about X").  Dropped from questions only, never from articles.
+QUESTION_FRAME_WORDS = frozenset(
+    """
+    mean means meaning meant happen happens happened happening tell explain describe
+    know say think please thing things anything something kind sort exactly actually
+    really going get got much many
+    """.split()
+)
+
+_TOKEN_RE = re.compile(
+    r"""
+    (?P<ticker>\b[a-z]{2,8}:[a-z]{1,6}\b)
+  | (?P<money>[$\u20ac\u00a3\u00a5]\s?\d+(?:,\d{3})*(?:\.\d+)?)
+  | (?P<number>\d+(?:,\d{3})*(?:\.\d+)?(?:-\d+(?:,\d{3})*(?:\.\d+)?)?(?:\s?%)?)
+  | (?P<word>[^\W\d_](?:[\w']*\w)?(?:-\w+)*)
+    """,
+    re.VERBOSE,
+)
+
+_STEMMER = snowballstemmer.stemmer("english")
+
+
+@lru_cache(maxsize=500_000)
+def stem(word: str) -> str:
+    return str(_STEMMER.stemWord(word))
+
+
+_FRAME_TERMS = frozenset(QUESTION_FRAME_WORDS | {stem(w) for w in QUESTION_FRAME_WORDS})
+
+
+def fold(text: str) -> str:
+    """Unicode-compatibility fold, then straight quotes, ASCII dashes and plain spaces."""
+    return unicodedata.normalize("NFKC", text).translate(_FOLD)
+
+
+def _word_terms(word: str) -> list[str]:
+    word = word.replace("'", "")
+    if word.endswith("s") and word[:-1].endswith("'"):
+        word = word[:-1]
+    parts = [p for p in word.split("-") if p]
+    terms: list[str] = []
+    for part in parts:
+        if part.isdigit():
+            terms.append(part)
+        elif len(part) > 1 and part not in STOP_WORDS:
+            terms.append(stem(part))
+    if len(parts) > 1:
+        joined = "".join(parts)
+        terms.append(joined if any(c.isdigit() for c in joined) else stem(joined))
+    return terms
+
+
+def _number_terms(raw: str) -> list[str]:
+    text = raw.replace(",", "").replace(" ", "")
+    percent = text.endswith("%")
+    text = text.rstrip("%")
+    terms: list[str] = []
+    if "-" in text:
+        low, _, high = text.partition("-")
+        terms.extend([low, high, text])
+    else:
+        terms.append(text)
+    if percent:
+        terms.append(text + "%")
+    return terms
+
+
+def tokenize(text: str) -> list[str]:
+    """Index terms of ``text``, in order, repeats kept (BM25 counts them)."""
+    text = fold(text).casefold()
+    # Possessives: "meta's" and "metas'" index as "meta".
+    text = text.replace("'s ", " ").replace("s' ", "s ")
+    terms: list[str] = []
+    previous_word: str | None = None
+    previous_end = -1
+    for match in _TOKEN_RE.finditer(text):
+        kind = match.lastgroup
+        raw = match.group()
+        adjacent = match.start() - previous_end <= 1
+        if kind == "ticker":
+            exchange, _, symbol = raw.partition(":")
+            terms.extend([raw, exchange, symbol])
+            previous_word = None
+        elif kind == "money":
+            amount = raw[1:].strip().replace(",", "")
+            terms.extend([amount, raw[0] + amount])
+            previous_word = None
+        elif kind == "number":
+            numbers = _number_terms(raw)
+            terms.extend(numbers)
+            # "Llama 4", "Gemini 3", "Q1 2026": the name and its version as one term too.
+            if previous_word and adjacent and raw.strip().isdigit() and len(raw.strip()) <= 2:
+                terms.append(previous_word + raw.strip())
+            previous_word = None
+        else:
+            word_terms = _word_terms(raw)
+            terms.extend(word_terms)
+            bare = raw.replace("'", "")
+            previous_word = bare if bare.isalnum() and bare not in STOP_WORDS else None
+        previous_end = match.end()
+    return terms
+
+
+def tokenize_question(text: str) -> list[str]:
+    """Terms of a question: like ``tokenize`` but without the words that only frame it."""
+    terms = tokenize(text)
+    subject = [t for t in terms if t not in _FRAME_TERMS]
+    return subject or terms

@@ -1,0 +1,473 @@
+"""Building, saving and loading the paragraph index, and keeping it in step with the corpus.
+
+An index is a folder of arrays (memory-mapped on load, never a pickle) plus the
+paragraph texts, which stay on disk until cited.  Builds are written to a temporary
+folder and switched in by an atomic rename of the ``CURRENT`` pointer, so a failed or
+interrupted build never leaves a half-written index, and the last good one keeps serving
+when a corpus file turns out to be unreadable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from rich.progress import Progress, TaskID
+
+from index import bm25
+from index.analyzer import ANALYZER_VERSION, tokenize
+from index.documents import (
+    MANIFEST_NAME,
+    CorpusError,
+    article_files,
+    load_article,
+    load_manifest,
+)
+from index.paragraphs import split_paragraphs
+
+log = logging.getLogger(__name__)
+
+INDEX_FORMAT = 1
+_POINTER = "CURRENT"
+_ARRAYS = ("indptr", "doc_ids", "weights", "idf", "doc_len", "offsets", "article_of")
+
+
+class IndexUnavailable(Exception):
+    """No index can be served: the corpus never built and there is no earlier index."""
+
+
+class CorpusBuildError(Exception):
+    """Some corpus files cannot be read; the message names each file and why."""
+
+    def __init__(self, errors: list[CorpusError]) -> None:
+        self.errors = errors
+        super().__init__(_unreadable_message([str(e) for e in errors]))
+
+
+def _unreadable_message(problems: list[str]) -> str:
+    lines = "\n".join(f"  {p}" for p in problems)
+    return f"{len(problems)} corpus file(s) could not be indexed:\n{lines}"
+
+
+@dataclass(frozen=True)
+class ArticleInfo:
+    id: str
+    title: str
+    source: str
+    date: str
+    url: str
+    path: str
+    sha256: str
+    first_paragraph: int  # index of its first paragraph in the whole index
+    paragraph_count: int
+
+    @property
+    def display_title(self) -> str:
+        return self.title or f"Untitled article {self.id}"
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A stored paragraph: ``number`` counts from 1 within the article."""
+
+    index: int
+    article_id: str
+    number: int
+    heading: str
+    text: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.article_id}#{self.number}"
+
+
+def corpus_fingerprint(corpus_dir: Path) -> str:
+    """A cheap fingerprint (names, sizes, modification times) to notice a changed corpus."""
+    digest = hashlib.sha256()
+    try:
+        paths = article_files(corpus_dir)
+    except CorpusError:
+        return "missing"
+    manifest = corpus_dir / MANIFEST_NAME
+    for path in [*paths, manifest] if manifest.exists() else paths:
+        try:
+            st = path.stat()
+        except OSError:
+            continue
+        rel = path.relative_to(corpus_dir).as_posix()
+        digest.update(f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+class SearchIndex:
+    """A loaded index: term lookups, BM25 search, and paragraphs read from disk on demand."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.meta = json.loads((directory / "meta.json").read_text(encoding="utf-8"))
+        if self.meta.get("format") != INDEX_FORMAT:
+            raise ValueError(f"{directory}: index format {self.meta.get('format')} is not ours")
+        terms: list[str] = json.loads((directory / "vocab.json").read_text(encoding="utf-8"))
+        self.vocab = {term: i for i, term in enumerate(terms)}
+        arrays = {name: np.load(directory / f"{name}.npy", mmap_mode="r") for name in _ARRAYS}
+        self.postings = bm25.Postings(
+            indptr=arrays["indptr"],
+            doc_ids=arrays["doc_ids"],
+            weights=arrays["weights"],
+            idf=arrays["idf"],
+            doc_len=arrays["doc_len"],
+            avgdl=float(self.meta["avgdl"]),
+        )
+        self._offsets = arrays["offsets"]
+        self._article_of = arrays["article_of"]
+        articles = json.loads((directory / "articles.json").read_text(encoding="utf-8"))
+        self.articles: dict[str, ArticleInfo] = {a["id"]: ArticleInfo(**a) for a in articles}
+        self._article_order = list(self.articles)
+        self._texts = open(directory / "paragraphs.jsonl", "rb")  # noqa: SIM115 (kept open)
+
+    def close(self) -> None:
+        self._texts.close()
+
+    @property
+    def corpus_hash(self) -> str:
+        return str(self.meta["corpus_hash"])
+
+    @property
+    def size(self) -> int:
+        return int(self.meta["paragraphs"])
+
+    def idf(self, term: str) -> float:
+        """The term's IDF; an unseen term gets the IDF of a term in no paragraph at all."""
+        term_id = self.vocab.get(term)
+        if term_id is None:
+            return float(np.log((self.size + 0.5) / 0.5))
+        return float(self.postings.idf[term_id])
+
+    def doc_freq(self, term: str) -> int:
+        term_id = self.vocab.get(term)
+        if term_id is None:
+            return 0
+        return int(self.postings.indptr[term_id + 1] - self.postings.indptr[term_id])
+
+    def scores(self, terms: list[str]) -> np.ndarray:
+        ids = [self.vocab[t] for t in terms if t in self.vocab]
+        return bm25.score_terms(self.postings, ids, self.size)
+
+    def search(self, terms: list[str], k: int = 10) -> list[tuple[int, float]]:
+        """The k best paragraphs for the query terms as (paragraph index, score)."""
+        if not terms or self.size == 0:
+            return []
+        return bm25.top_k(self.scores(terms), k) or self.matching(terms, k)
+
+    def matching(self, terms: list[str], k: int = 10) -> list[tuple[int, float]]:
+        """Paragraphs by how many distinct query terms they hold.
+
+        The fallback when every BM25 score is 0: in a corpus of a handful of paragraphs
+        rank_bm25's IDF is 0 for a term in exactly half of them and tiny above that.
+        """
+        counts = np.zeros(self.size, np.float64)
+        for term in {self.vocab[t] for t in terms if t in self.vocab}:
+            start, end = int(self.postings.indptr[term]), int(self.postings.indptr[term + 1])
+            counts[self.postings.doc_ids[start:end]] += 1.0
+        return bm25.top_k(counts, k)
+
+    def passage(self, index: int) -> Passage:
+        start, end = int(self._offsets[index]), int(self._offsets[index + 1])
+        self._texts.seek(start)
+        record = json.loads(self._texts.read(end - start))
+        article = self._article_order[int(self._article_of[index])]
+        return Passage(index, article, record["n"], record["h"], record["t"])
+
+    def article_of(self, index: int) -> ArticleInfo:
+        return self.articles[self._article_order[int(self._article_of[index])]]
+
+    def passages_of(self, article_id: str) -> Iterator[Passage]:
+        info = self.articles[article_id]
+        for i in range(info.first_paragraph, info.first_paragraph + info.paragraph_count):
+            yield self.passage(i)
+
+    def find_article(self, reference: str) -> ArticleInfo | None:
+        """An article by id, unique id prefix, or unique title fragment (case-insensitive)."""
+        ref = reference.strip()
+        if ref in self.articles:
+            return self.articles[ref]
+        folded = ref.casefold()
+        for key in (
+            lambda a: a.id.casefold().startswith(folded),
+            lambda a: folded in a.title.casefold(),
+        ):
+            found = [a for a in self.articles.values() if key(a)]
+            if len(found) == 1:
+                return found[0]
+        return None
+
+
+@dataclass
+class BuildReport:
+    directory: Path
+    articles: int
+    paragraphs: int
+    terms: int
+    seconds: float
+    skipped: list[CorpusError]
+
+
+def _tokenised_corpus(
+    corpus_dir: Path, on_file: Callable[[], None] | None = None
+) -> tuple[list[dict[str, object]], list[list[tuple[int, str, str]]], list[CorpusError], str]:
+    """Read every article: metadata, paragraphs, the errors, and a content hash."""
+    manifest = load_manifest(corpus_dir)
+    errors: list[CorpusError] = []
+    infos: list[dict[str, object]] = []
+    paragraphs: list[list[tuple[int, str, str]]] = []
+    content_hash = hashlib.sha256(f"analyzer={ANALYZER_VERSION}\n".encode())
+    if (corpus_dir / MANIFEST_NAME).exists():
+        content_hash.update((corpus_dir / MANIFEST_NAME).read_bytes())
+    for path in article_files(corpus_dir):
+        try:
+            article = load_article(corpus_dir, path, manifest)
+        except CorpusError as exc:
+            errors.append(exc)
+            continue
+        finally:
+            if on_file:
+                on_file()
+        paras = split_paragraphs(article)
+        content_hash.update(f"{article.id}\0{article.sha256}\n".encode())
+        infos.append(
+            {
+                "id": article.id,
+                "title": article.title,
+                "source": article.source,
+                "date": article.date,
+                "url": article.url,
+                "path": path.relative_to(corpus_dir).as_posix(),
+                "sha256": article.sha256,
+            }
+        )
+        paragraphs.append([(p.number, p.heading, p.text) for p in paras])
+    return infos, paragraphs, errors, content_hash.hexdigest()
+
+
+def build_index(corpus_dir: Path, index_dir: Path, *, progress: bool = False) -> BuildReport:
+    """Build into a fresh folder under ``index_dir``; the caller decides whether to switch."""
+    started = time.perf_counter()
+    index_dir.mkdir(parents=True, exist_ok=True)
+    fingerprint = corpus_fingerprint(corpus_dir)
+    total = len(article_files(corpus_dir))
+    bar = _progress_bar(total) if progress and total >= 200 else None
+    try:
+        infos, paragraphs, errors, content_hash = _tokenised_corpus(
+            corpus_dir, (lambda: bar[0].advance(bar[1])) if bar else None
+        )
+    finally:
+        if bar:
+            bar[0].stop()
+    target = Path(tempfile.mkdtemp(prefix=".build-", dir=index_dir))
+    try:
+        vocab: dict[str, int] = {}
+        flat = [para for article in paragraphs for para in article]
+        postings = bm25.build_postings(
+            (tokenize(f"{h}\n{t}" if h else t) for _, h, t in flat), vocab
+        )
+        offsets = [0]
+        with open(target / "paragraphs.jsonl", "wb") as out:
+            for number, heading, text in flat:
+                line = json.dumps({"n": number, "h": heading, "t": text}, ensure_ascii=False)
+                data = (line + "\n").encode("utf-8")
+                out.write(data)
+                offsets.append(offsets[-1] + len(data))
+        article_of: list[int] = []
+        first = 0
+        for position, (info, paras) in enumerate(zip(infos, paragraphs, strict=True)):
+            info["first_paragraph"] = first
+            info["paragraph_count"] = len(paras)
+            article_of.extend([position] * len(paras))
+            first += len(paras)
+        arrays: dict[str, np.ndarray] = {
+            "indptr": postings.indptr,
+            "doc_ids": postings.doc_ids,
+            "weights": postings.weights,
+            "idf": postings.idf,
+            "doc_len": postings.doc_len,
+            "offsets": np.asarray(offsets, np.int64),
+            "article_of": np.asarray(article_of, np.int32),
+        }
+        for name, array in arrays.items():
+            np.save(target / f"{name}.npy", array)
+        (target / "vocab.json").write_text(json.dumps(list(vocab), ensure_ascii=False), "utf-8")
+        (target / "articles.json").write_text(json.dumps(infos, ensure_ascii=False), "utf-8")
+        meta = {
+            "format": INDEX_FORMAT,
+            "analyzer_version": ANALYZER_VERSION,
+            "corpus_dir": str(corpus_dir.resolve()),
+            "corpus_hash": content_hash,
+            "fingerprint": fingerprint,
+            "articles": len(infos),
+            "paragraphs": len(flat),
+            "avgdl": postings.avgdl,
+            "params": {"k1": bm25.K1, "b": bm25.B, "epsilon": bm25.EPSILON},
+            "built_at": time.time(),
+            "skipped": [str(e) for e in errors],
+        }
+        (target / "meta.json").write_text(json.dumps(meta, indent=1), "utf-8")
+    except BaseException:
+        shutil.rmtree(target, ignore_errors=True)
+        raise
+    return BuildReport(
+        directory=target,
+        articles=len(infos),
+        paragraphs=len(flat),
+        terms=len(vocab),
+        seconds=time.perf_counter() - started,
+        skipped=errors,
+    )
+
+
+def _progress_bar(total: int) -> tuple[Progress, TaskID]:
+    bar = Progress(transient=True)
+    task = bar.add_task("Indexing articles", total=total)
+    bar.start()
+    return bar, task
+
+
+class IndexStore:
+    """The serving index for one corpus folder, rebuilt when the corpus changes.
+
+    ``current()`` is cheap to call per question: it looks at the corpus at most every
+    ``check_interval`` seconds (by names, sizes and times) and rebuilds only on a change.
+    A failed rebuild keeps the last good index serving and is reported in ``last_error``.
+    """
+
+    def __init__(
+        self,
+        corpus_dir: Path,
+        index_dir: Path,
+        *,
+        check_interval: float = 2.0,
+        clock: Callable[[], float] = time.monotonic,
+        progress: bool = False,
+    ) -> None:
+        self.corpus_dir = corpus_dir
+        self.index_dir = index_dir
+        self.check_interval = check_interval
+        self.clock = clock
+        self.progress = progress
+        self.last_error: str | None = None
+        self.last_build: BuildReport | None = None
+        self._index: SearchIndex | None = None
+        self._checked_at: float | None = None
+        self._failed_fingerprint: str | None = None
+
+    def _load_pointer(self) -> SearchIndex | None:
+        pointer = self.index_dir / _POINTER
+        try:
+            name = pointer.read_text(encoding="utf-8").strip()
+            index = SearchIndex(self.index_dir / name)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            if pointer.exists():
+                log.warning("stored index unusable, rebuilding: %s", exc)
+            return None
+        if index.meta.get("analyzer_version") != ANALYZER_VERSION:
+            index.close()
+            return None  # written by another analyzer: rebuild, never misread
+        return index
+
+    def _switch_to(self, report: BuildReport) -> SearchIndex:
+        final = self.index_dir / f"build-{report.directory.name.removeprefix('.build-')}"
+        report.directory.rename(final)
+        report.directory = final
+        pointer_tmp = self.index_dir / f".{_POINTER}.tmp"
+        pointer_tmp.write_text(final.name, encoding="utf-8")
+        os.replace(pointer_tmp, self.index_dir / _POINTER)
+        old = self._index
+        self._index = SearchIndex(final)
+        if old is not None:
+            old.close()
+        for stale in self.index_dir.glob("build-*"):
+            if stale != final:
+                shutil.rmtree(stale, ignore_errors=True)
+        return self._index
+
+    def refresh(self, *, force: bool = False) -> BuildReport | None:
+        """Rebuild if the corpus changed (or ``force``); None when nothing needed doing.
+
+        Raises ``CorpusBuildError`` when files cannot be read and an earlier index can
+        keep serving; with no earlier index the readable files are indexed and the
+        others reported in ``last_error``.
+        """
+        if self._index is None:
+            self._index = self._load_pointer()
+        fingerprint = corpus_fingerprint(self.corpus_dir)
+        current = self._index
+        unchanged = (
+            current is not None
+            and current.meta.get("fingerprint") == fingerprint
+            and current.meta.get("corpus_dir") == str(self.corpus_dir.resolve())
+        )
+        if not force and unchanged and current is not None:
+            skipped = current.meta.get("skipped") or []
+            self.last_error = _unreadable_message(skipped) if skipped else None
+            return None
+        if not force and fingerprint == self._failed_fingerprint:
+            return None  # the same broken corpus that failed last time
+        if fingerprint == "missing" and current is not None:
+            self.last_error = f"{self.corpus_dir}: corpus folder not found"
+            raise CorpusBuildError([CorpusError(self.corpus_dir, "corpus folder not found")])
+        report = build_index(self.corpus_dir, self.index_dir, progress=self.progress)
+        if report.skipped and current is not None:
+            shutil.rmtree(report.directory, ignore_errors=True)
+            error = CorpusBuildError(report.skipped)
+            self._failed_fingerprint = fingerprint
+            self.last_error = f"{error}\nThe previous index keeps serving."
+            raise error
+        self._failed_fingerprint = None
+        self.last_error = str(CorpusBuildError(report.skipped)) if report.skipped else None
+        self._switch_to(report)
+        self.last_build = report
+        return report
+
+    def current(self) -> SearchIndex:
+        """The index to answer from, rebuilt first if the corpus changed since the last look."""
+        now = self.clock()
+        due = self._checked_at is None or now - self._checked_at >= self.check_interval
+        if due:
+            self._checked_at = now
+            try:
+                self.refresh()
+            except CorpusBuildError as exc:
+                log.error("%s", exc)
+            except CorpusError as exc:
+                self.last_error = str(exc)
+                log.error("%s", exc)
+        if self._index is None:
+            raise IndexUnavailable(self.last_error or f"no index for {self.corpus_dir}")
+        return self._index
+
+    def stats(self) -> dict[str, object]:
+        index = self.current()
+        return {
+            "corpus": str(self.corpus_dir),
+            "index": str(index.directory),
+            "articles": len(index.articles),
+            "paragraphs": index.size,
+            "terms": len(index.vocab),
+            "corpus_hash": index.corpus_hash[:16],
+            "analyzer_version": index.meta["analyzer_version"],
+        }
+
+
+def report_dict(report: BuildReport) -> dict[str, object]:
+    data = asdict(report)
+    data["directory"] = str(report.directory)
+    data["skipped"] = [str(e) for e in report.skipped]
+    return data

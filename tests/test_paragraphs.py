@@ -1,0 +1,152 @@
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from index.documents import Article, Block, iter_articles
+from index.paragraphs import is_boilerplate, split_paragraphs, split_sentences
+from tests.conftest import SEED_CORPUS
+
+
+def _article(lines: list[str], title: str = "") -> Article:
+    return Article("a", Path("a.txt"), title, "", "", "", [Block("line", x) for x in lines], "0")
+
+
+@pytest.fixture(scope="module")
+def seed_paragraphs() -> dict[str, list]:
+    return {a.id: split_paragraphs(a) for a in iter_articles(SEED_CORPUS)}
+
+
+def test_no_boilerplate_is_ever_a_paragraph(seed_paragraphs: dict[str, list]) -> None:
+    everything = "\n".join(
+        f"{p.heading}\n{p.text}" for paras in seed_paragraphs.values() for p in paras
+    )
+    for forbidden in (
+        "18117862238",
+        "yumiao@",
+        "Email",
+        "Address:",
+        "Copyright",
+        "\u00a9",
+        "All Rights Reserved",
+        "Read Next",
+        "Also Read",
+        "Shutterstock",
+        ".jpg",
+        "Subscribe",
+        "Home > MarketWatch",
+        "TEL",
+        "LINKS",
+        "Stay in Rhythm",
+        "Time:2025",
+    ):
+        assert forbidden not in everything, forbidden
+
+
+def test_reporting_is_kept(seed_paragraphs: dict[str, list]) -> None:
+    texts = [p.text for paras in seed_paragraphs.values() for p in paras]
+    assert any("Former GitHub CEO Nat Friedman" in t for t in texts)
+    assert any('Yann LeCun, once known as one of the "godfathers of AI"' in t for t in texts)
+    assert sum(len(v) for v in seed_paragraphs.values()) > 40
+
+
+def test_title_repeated_at_the_top_is_dropped(seed_paragraphs: dict[str, list]) -> None:
+    first = seed_paragraphs["002_f2332b2d0f3892e9"][0]
+    assert first.text.startswith("Meta's once-confident bet on open-source AI")
+    assert "Meta's AI Pivot" not in first.heading + first.text
+
+
+def test_table_reads_a_row_per_line_with_its_header(seed_paragraphs: dict[str, list]) -> None:
+    table = next(p for p in seed_paragraphs["000_22283747d3d5ce8a"] if "Ticker" in p.text)
+    rows = table.text.split("\n")
+    assert rows[1].startswith("Company: Alibaba; Exchange / Ticker: NYSE:BABA")
+    assert "|" not in table.text and "---" not in table.text
+
+
+def test_list_stays_with_its_introduction(seed_paragraphs: dict[str, list]) -> None:
+    para = next(p for p in seed_paragraphs["003_995cb40eb3369109"] if "Gemma" in p.text)
+    assert para.text.startswith("According to reports, Zuckerberg has formed")
+    assert "- Google's Gemma\n- OpenAI's GPT-oss" in para.text
+
+
+def test_short_heading_attaches_to_the_paragraph_below(seed_paragraphs: dict[str, list]) -> None:
+    para = next(p for p in seed_paragraphs["001_fac266b8b9879510"] if "TBD Lab, staffed" in p.text)
+    assert para.heading == "Inside Meta's New TBD Lab"
+
+
+def test_paragraph_ids_are_stable_and_numbered_from_one(seed_paragraphs: dict[str, list]) -> None:
+    paras = seed_paragraphs["003_995cb40eb3369109"]
+    assert [p.number for p in paras] == list(range(1, len(paras) + 1))
+    assert paras[0].id == "003_995cb40eb3369109#1"
+    again = split_paragraphs(
+        next(a for a in iter_articles(SEED_CORPUS) if a.id == paras[0].article_id)
+    )
+    assert again == paras
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Email: someone@example.com",
+        "TEL:",
+        "+1 (555) 123-4567",
+        "Copyright \u00a9 2021 example.com All Rights Reserved",
+        "\u00a9 2025 Benzinga.com. Benzinga does not provide investment advice.",
+        "Read Next:",
+        "Also Read: Some Other Story About Meta",
+        "26390384-Jzvfcd.jpg?auth_key=1766937599-",
+        "Image by Tada Images via Shutterstock",
+        "Subscribe to our newsletter for weekly insights.",
+        "Home > MarketWatch > Industry News",
+        "Address:20th floor, Taihe international financial center, Chengdu",
+        "02",
+    ],
+)
+def test_boilerplate_lines(line: str) -> None:
+    assert is_boilerplate(line)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Meta stock gained over 11% year-to-date as it navigated its AI and metaverse ambitions.",
+        "The company's address to shareholders stressed AI.",
+        "Meta recently acquired AI data company Scale AI for about $14.3 billion.",
+    ],
+)
+def test_reporting_lines_are_not_boilerplate(line: str) -> None:
+    assert not is_boilerplate(line)
+
+
+def test_hard_wrapped_text_is_joined_into_paragraphs() -> None:
+    lines = [
+        "Meta is building a closed model called Avocado, according to people familiar",
+        "with the matter, and expects to release it in the spring of next year after a",
+        "series of delays that pushed it out of this quarter entirely.",
+        "",
+        "Alibaba shares rose two percent after the report was published on Wednesday",
+        "morning, while Meta's stock fell by a little more than one percent overall.",
+    ]
+    paras = split_paragraphs(_article(lines))
+    assert len(paras) == 2
+    assert paras[0].text.startswith("Meta is building") and paras[0].text.endswith("entirely.")
+
+
+def test_sentences_respect_abbreviations_and_numbers() -> None:
+    text = (
+        'Alphabet Inc.\u2019s Google paid $14.3 billion. Then "Avocado." It ships. U.S. firms rose.'
+    )
+    assert split_sentences(text) == [
+        "Alphabet Inc.\u2019s Google paid $14.3 billion.",
+        'Then "Avocado."',
+        "It ships.",
+        "U.S. firms rose.",
+    ]
+
+
+def test_no_paragraph_is_only_punctuation_or_numbers(seed_paragraphs: dict[str, list]) -> None:
+    for paras in seed_paragraphs.values():
+        for p in paras:
+            assert re.search(r"[A-Za-z]{3}", p.text), p

@@ -1,0 +1,140 @@
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from index import store as store_module
+from index.store import CorpusBuildError, IndexStore, IndexUnavailable
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _store(corpus: Path, tmp_path: Path, clock: FakeClock | None = None) -> IndexStore:
+    return IndexStore(corpus, tmp_path / "index", check_interval=1.0, clock=clock or FakeClock())
+
+
+def _texts(index: store_module.SearchIndex) -> str:
+    return "\n".join(index.passage(i).text for i in range(index.size))
+
+
+def test_builds_once_then_loads_from_disk(corpus: Path, tmp_path: Path) -> None:
+    first = _store(corpus, tmp_path)
+    index = first.current()
+    assert len(index.articles) == 4 and index.size > 40
+    assert first.last_build is not None
+    second = _store(corpus, tmp_path)
+    assert second.refresh() is None  # nothing changed: loaded, not rebuilt
+    assert second.current().corpus_hash == index.corpus_hash
+
+
+def test_a_new_article_is_picked_up_without_a_restart(corpus: Path, tmp_path: Path) -> None:
+    clock = FakeClock()
+    store = _store(corpus, tmp_path, clock)
+    before = store.current()
+    (corpus / "new.txt").write_text("Zebras invaded the trading floor on Tuesday morning.\n")
+    assert store.current() is before  # not looked at again within the interval
+    clock.now += 5
+    after = store.current()
+    assert "new" in after.articles
+    assert "Zebras" in _texts(after)
+
+
+def test_a_changed_or_removed_article_leaves_no_stale_paragraph(
+    corpus: Path, tmp_path: Path
+) -> None:
+    clock = FakeClock()
+    store = _store(corpus, tmp_path, clock)
+    assert "Nat Friedman" in _texts(store.current())
+    path = corpus / "002_f2332b2d0f3892e9.txt"
+    path.write_text("A short replacement story about something else entirely.\n")
+    clock.now += 5
+    assert "Nat Friedman" not in _texts(store.current())
+    path.unlink()
+    clock.now += 5
+    assert "002_f2332b2d0f3892e9" not in store.current().articles
+
+
+@pytest.mark.parametrize(
+    "breakage",
+    ["binary", "encoding"],
+)
+def test_a_broken_file_keeps_the_last_good_index_serving(
+    corpus: Path, tmp_path: Path, breakage: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = FakeClock()
+    store = _store(corpus, tmp_path, clock)
+    good = store.current()
+    bad = corpus / "bad.txt"
+    bad.write_bytes(b"\x00\x01\x02binary" if breakage == "binary" else b"caf\xe9 \xff news")
+    clock.now += 5
+    assert store.current() is good
+    assert store.last_error is not None and "bad.txt" in store.last_error
+    assert "bad.txt" in caplog.text
+    with pytest.raises(CorpusBuildError, match="bad.txt"):
+        store.refresh(force=True)
+    # Nothing half-written: the pointer still names the good build, no temp folders left.
+    index_dir = tmp_path / "index"
+    assert (index_dir / "CURRENT").read_text() == good.directory.name
+    assert not list(index_dir.glob(".build-*"))
+    bad.unlink()
+    clock.now += 5
+    assert store.current() is good and store.last_error is None
+
+
+def test_without_an_earlier_index_readable_files_still_serve(corpus: Path, tmp_path: Path) -> None:
+    (corpus / "bad.txt").write_bytes(b"\xff\xfe\x00\x00")
+    store = _store(corpus, tmp_path)
+    index = store.current()
+    assert len(index.articles) == 4
+    assert store.last_error is not None and "bad.txt" in store.last_error
+
+
+def test_a_file_vanishing_mid_build_is_named(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = _store(corpus, tmp_path)
+    good = store.current()
+    victim = corpus / "003_995cb40eb3369109.txt"
+    real_load = store_module.load_article
+
+    def vanish_before_reading(corpus_dir: Path, path: Path, *args: object) -> object:
+        if path == victim:
+            victim.unlink()  # listed, then gone before it could be read
+        return real_load(corpus_dir, path, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store_module, "load_article", vanish_before_reading)
+    with pytest.raises(CorpusBuildError, match="003_995cb40eb3369109.txt: the file vanished"):
+        store.refresh(force=True)
+    assert store.current() is good
+
+
+def test_an_index_from_another_analyzer_version_is_rebuilt(corpus: Path, tmp_path: Path) -> None:
+    store = _store(corpus, tmp_path)
+    directory = store.current().directory
+    meta = json.loads((directory / "meta.json").read_text())
+    meta["analyzer_version"] = -1
+    (directory / "meta.json").write_text(json.dumps(meta))
+    fresh = _store(corpus, tmp_path)
+    assert fresh.refresh() is not None  # rebuilt, not misread
+
+
+def test_a_missing_corpus_folder_is_a_clear_error(tmp_path: Path) -> None:
+    store = _store(tmp_path / "nowhere", tmp_path)
+    with pytest.raises(IndexUnavailable, match="nowhere: corpus folder not found"):
+        store.current()
+
+
+def test_index_arrays_are_memory_mapped_not_pickled(corpus: Path, tmp_path: Path) -> None:
+    index = _store(corpus, tmp_path).current()
+    assert not list(index.directory.glob("*.pkl")) and not list(index.directory.glob("*.pickle"))
+    assert type(index.postings.doc_ids).__name__ == "memmap"
+    assert os.path.getsize(index.directory / "paragraphs.jsonl") > 0
