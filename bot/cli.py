@@ -68,6 +68,11 @@ def _parser() -> argparse.ArgumentParser:
         add.add_argument(f"--{name}", default="", help=f"the article's {name}")
     add.add_argument("--force", action="store_true", help="replace a file of the same name")
 
+    slack = sub.add_parser("slack", help="run the Slack bot (Socket Mode; --http for HTTP events)")
+    slack.add_argument("--http", action="store_true", help="serve HTTP events, not Socket Mode")
+    slack.add_argument("--host", default="0.0.0.0", help="HTTP address (default 0.0.0.0)")
+    slack.add_argument("--port", type=int, default=3000, help="HTTP port (default 3000)")
+
     evaluate = sub.add_parser("eval", help="score answers on a question set (JSONL)")
     evaluate.add_argument("file", type=Path)
     evaluate.add_argument("--verbose-cases", action="store_true", help="list every question")
@@ -156,10 +161,7 @@ def cmd_chat(core: Core, args: argparse.Namespace, read: Callable[[str], str] = 
             more = core.ask(last_question, context=last_context, offset=offset)
             print(render.render_answer(more))
         else:
-            answer = core.ask(line, context=last_question)
-            if not answer.answered and last_question:
-                alone = core.ask(line)
-                answer = alone if alone.answered else answer
+            answer = core.follow_up(line, last_question)
             print(render.render_answer(answer))
             if answer.answered:
                 last_question, last_context, offset = answer.question, answer.context, 0
@@ -256,6 +258,22 @@ def cmd_eval(core: Core, args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve_logging(settings: Settings) -> None:
+    logging.getLogger().setLevel(settings.log_level)
+    logging.getLogger("slack_bolt").setLevel(max(logging.WARNING, logging.getLogger().level))
+
+
+def cmd_slack(core: Core, args: argparse.Namespace) -> int:
+    from bot import slack_app
+    from bot.state import State
+
+    slack_app.slack_tokens(args.http)  # a missing token is reported before anything starts
+    _serve_logging(core.settings)
+    state = State(core.settings.database)
+    slack_app.run(core, state, http=args.http, host=args.host, port=args.port)
+    return 0
+
+
 COMMANDS: dict[str, Callable[[Core, argparse.Namespace], int]] = {
     "ask": cmd_ask,
     "chat": cmd_chat,
@@ -265,6 +283,7 @@ COMMANDS: dict[str, Callable[[Core, argparse.Namespace], int]] = {
     "index": cmd_index,
     "add": cmd_add,
     "eval": cmd_eval,
+    "slack": cmd_slack,
 }
 
 
@@ -278,7 +297,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     core = build_core(settings, progress=sys.stderr.isatty())
     try:
@@ -290,8 +309,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except IndexUnavailable as exc:
         print(f"citebot: no index to answer from: {exc}", file=sys.stderr)
         return 1
-    except (CorpusBuildError, CorpusError, MissingSecret, SettingsError, ValueError) as exc:
+    except (MissingSecret, SettingsError) as exc:
+        print(f"citebot: {exc}", file=sys.stderr)
+        return 2
+    except (CorpusBuildError, CorpusError, ValueError, ConnectionError) as exc:
         print(f"citebot: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        return 130
     except BrokenPipeError:  # `citebot search x | head`
         return 0

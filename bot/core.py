@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 
 from bot.answer import Answer, Answerer, AnswerPolicy, Status
+from bot.question import clean_question
 from bot.settings import Settings
+from index.analyzer import tokenize_question
 from index.store import IndexStore, IndexUnavailable
 
 log = logging.getLogger(__name__)
@@ -24,6 +27,30 @@ class Core:
             return self.answerer.answer(question, context=context, offset=offset)
         except IndexUnavailable as exc:
             return Answer(question, Status.UNAVAILABLE, detail=str(exc))
+
+    def follow_up(self, question: str, previous: str) -> Answer:
+        """Answer read with the conversation's earlier question when it leans on it.
+
+        "When will it launch?" after "What is Avocado?" needs the earlier question; a new
+        question in the same thread ("Who is Nat Friedman?") must not be bent by it.
+        """
+        alone = self.ask(question)
+        if not previous or not _leans_on_context(question):
+            return alone
+        together = self.ask(question, context=previous)
+        return together if together.answered else alone
+
+
+_ANAPHORA = frozenset(
+    "it its it's they them their theirs this that these those he him his she her "
+    "there then such the same one".split()
+)
+
+
+def _leans_on_context(question: str) -> bool:
+    """A pronoun standing for something said before, or too few words to stand alone."""
+    words = re.findall(r"[\w']+", clean_question(question).casefold())
+    return any(w in _ANAPHORA for w in words) or len(tokenize_question(question)) <= 1
 
 
 def build_core(settings: Settings, *, progress: bool = False) -> Core:

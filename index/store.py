@@ -15,6 +15,7 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
@@ -182,8 +183,8 @@ class SearchIndex:
 
     def passage(self, index: int) -> Passage:
         start, end = int(self._offsets[index]), int(self._offsets[index + 1])
-        self._texts.seek(start)
-        record = json.loads(self._texts.read(end - start))
+        # pread: no shared file position, so answering threads cannot race.
+        record = json.loads(os.pread(self._texts.fileno(), end - start, start))
         article = self._article_order[int(self._article_of[index])]
         return Passage(index, article, record["n"], record["h"], record["t"])
 
@@ -367,6 +368,7 @@ class IndexStore:
         self._index: SearchIndex | None = None
         self._checked_at: float | None = None
         self._failed_fingerprint: str | None = None
+        self._lock = threading.Lock()
 
     def _load_pointer(self) -> SearchIndex | None:
         pointer = self.index_dir / _POINTER
@@ -437,21 +439,37 @@ class IndexStore:
         return report
 
     def current(self) -> SearchIndex:
-        """The index to answer from, rebuilt first if the corpus changed since the last look."""
-        now = self.clock()
-        due = self._checked_at is None or now - self._checked_at >= self.check_interval
-        if due:
-            self._checked_at = now
+        """The index to answer from, rebuilt first if the corpus changed since the last look.
+
+        Safe from many threads: one looks at the corpus and rebuilds while the others
+        keep answering from the index they have (or wait, when there is none yet).
+        """
+        if self._index is None:
+            with self._lock:
+                self._check()
+        elif self._due() and self._lock.acquire(blocking=False):
             try:
-                self.refresh()
-            except CorpusBuildError as exc:
-                log.error("%s", exc)
-            except CorpusError as exc:
-                self.last_error = str(exc)
-                log.error("%s", exc)
+                self._check()
+            finally:
+                self._lock.release()
         if self._index is None:
             raise IndexUnavailable(self.last_error or f"no index for {self.corpus_dir}")
         return self._index
+
+    def _due(self) -> bool:
+        return self._checked_at is None or self.clock() - self._checked_at >= self.check_interval
+
+    def _check(self) -> None:
+        if not self._due() and self._index is not None:
+            return  # another thread just looked
+        self._checked_at = self.clock()
+        try:
+            self.refresh()
+        except CorpusBuildError as exc:
+            log.error("%s", exc)
+        except CorpusError as exc:
+            self.last_error = str(exc)
+            log.error("%s", exc)
 
     def stats(self) -> dict[str, object]:
         index = self.current()

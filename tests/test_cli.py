@@ -121,3 +121,35 @@ def test_python_dash_m_bot_runs_from_a_shell(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "NYSE" in json.loads(done.stdout)["citations"][0]["text"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "missing"),
+    [
+        (["slack"], "SLACK_BOT_TOKEN"),
+        (["slack", "--http"], "SLACK_SIGNING_SECRET"),
+    ],
+)
+def test_a_missing_token_names_its_variable(
+    argv: list[str], missing: str, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "DISCORD_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(f"{name}_FILE", raising=False)
+    if missing != "SLACK_BOT_TOKEN":
+        monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-secret-value")
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert missing in err and err.count("\n") == 1
+    assert "xoxb-secret-value" not in err
+
+
+def test_an_unreachable_slack_is_a_clear_error_without_the_token(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-secret-value")
+    monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-secret-value")
+    assert main(["slack"]) == 1  # the network guard refuses slack.com, as no network would
+    err = capsys.readouterr().err
+    assert "cannot reach Slack" in err and "secret-value" not in err
