@@ -73,6 +73,8 @@ def _parser() -> argparse.ArgumentParser:
     slack.add_argument("--host", default="0.0.0.0", help="HTTP address (default 0.0.0.0)")
     slack.add_argument("--port", type=int, default=3000, help="HTTP port (default 3000)")
 
+    sub.add_parser("discord", help="run the Discord bot (DISCORD_TOKEN)")
+
     evaluate = sub.add_parser("eval", help="score answers on a question set (JSONL)")
     evaluate.add_argument("file", type=Path)
     evaluate.add_argument("--verbose-cases", action="store_true", help="list every question")
@@ -274,6 +276,20 @@ def cmd_slack(core: Core, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_discord(core: Core, args: argparse.Namespace) -> int:
+    import os
+
+    from bot import discord_app
+    from bot.settings import secret
+    from bot.state import State
+
+    secret("DISCORD_TOKEN")  # a missing token is reported before anything starts
+    guild_ids = discord_app.guild_ids_from_env(os.environ.get("DISCORD_GUILD_IDS", ""))
+    _serve_logging(core.settings)
+    discord_app.run(core, State(core.settings.database), guild_ids=guild_ids)
+    return 0
+
+
 COMMANDS: dict[str, Callable[[Core, argparse.Namespace], int]] = {
     "ask": cmd_ask,
     "chat": cmd_chat,
@@ -284,6 +300,7 @@ COMMANDS: dict[str, Callable[[Core, argparse.Namespace], int]] = {
     "add": cmd_add,
     "eval": cmd_eval,
     "slack": cmd_slack,
+    "discord": cmd_discord,
 }
 
 

@@ -150,6 +150,11 @@ class State:
             row = db.execute("SELECT * FROM answers WHERE id = ?", (answer_id,)).fetchone()
         return _answer_record(row) if row else None
 
+    def set_thread(self, answer_id: int, thread: str) -> None:
+        """Tie an answer to the message it was posted as, so replies to it can follow up."""
+        with self._tx() as db:
+            db.execute("UPDATE answers SET thread = ? WHERE id = ?", (thread, answer_id))
+
     def set_shown(self, answer_id: int, shown: int) -> None:
         with self._tx() as db:
             db.execute("UPDATE answers SET shown = ? WHERE id = ?", (shown, answer_id))

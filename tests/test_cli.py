@@ -128,10 +128,13 @@ def test_python_dash_m_bot_runs_from_a_shell(tmp_path: Path) -> None:
     [
         (["slack"], "SLACK_BOT_TOKEN"),
         (["slack", "--http"], "SLACK_SIGNING_SECRET"),
+        (["discord"], "DISCORD_TOKEN"),
     ],
 )
 def test_a_missing_token_names_its_variable(
-    argv: list[str], missing: str, capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    missing: str,
+    capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     for name in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "DISCORD_TOKEN"):
