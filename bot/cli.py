@@ -6,15 +6,26 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import shutil
 import sys
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.answer import Answer
 from bot.core import Core, build_core
 from bot.render import text as render
-from bot.settings import MissingSecret, Settings, SettingsError, load_settings
+from bot.schedule import load_config_subscriptions
+from bot.settings import (
+    MissingSecret,
+    Settings,
+    SettingsError,
+    load_settings,
+    read_config_tables,
+    secret,
+)
+from bot.state import State
 from index.documents import ARTICLE_SUFFIXES, MANIFEST_NAME, CorpusError, load_article
 from index.store import CorpusBuildError, IndexUnavailable, report_dict
 
@@ -74,6 +85,11 @@ def _parser() -> argparse.ArgumentParser:
     slack.add_argument("--port", type=int, default=3000, help="HTTP port (default 3000)")
 
     sub.add_parser("discord", help="run the Discord bot (DISCORD_TOKEN)")
+
+    digest = sub.add_parser("digest", help="print the digest of what is new in the corpus")
+    digest.add_argument(
+        "--since", help="YYYY-MM-DD or YYYY-MM-DDTHH:MM in UTC (default: the look-back, 24 h)"
+    )
 
     evaluate = sub.add_parser("eval", help="score answers on a question set (JSONL)")
     evaluate.add_argument("file", type=Path)
@@ -265,28 +281,51 @@ def _serve_logging(settings: Settings) -> None:
     logging.getLogger("slack_bolt").setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
+def _bot_state(core: Core, args: argparse.Namespace, platform: str) -> State:
+    """The SQLite state, with the config file's digest subscriptions for ``platform``."""
+    state = State(core.settings.database)
+    load_config_subscriptions(read_config_tables(args.config), state, platform)
+    return state
+
+
 def cmd_slack(core: Core, args: argparse.Namespace) -> int:
     from bot import slack_app
-    from bot.state import State
 
     slack_app.slack_tokens(args.http)  # a missing token is reported before anything starts
     _serve_logging(core.settings)
-    state = State(core.settings.database)
+    state = _bot_state(core, args, "slack")
     slack_app.run(core, state, http=args.http, host=args.host, port=args.port)
     return 0
 
 
-def cmd_discord(core: Core, args: argparse.Namespace) -> int:
-    import os
+def _parse_since(text: str) -> float:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise SettingsError(
+            f"--since: expected YYYY-MM-DD or YYYY-MM-DDTHH:MM, got {text!r}"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
 
+
+def cmd_digest(core: Core, args: argparse.Namespace) -> int:
+    from bot.digest import DigestDesk
+
+    desk = DigestDesk(core, State(core.settings.database), "cli")
+    since = _parse_since(args.since) if args.since else None
+    print(render.render_digest(desk.build(since=since)))
+    return 0
+
+
+def cmd_discord(core: Core, args: argparse.Namespace) -> int:
     from bot import discord_app
-    from bot.settings import secret
-    from bot.state import State
 
     secret("DISCORD_TOKEN")  # a missing token is reported before anything starts
     guild_ids = discord_app.guild_ids_from_env(os.environ.get("DISCORD_GUILD_IDS", ""))
     _serve_logging(core.settings)
-    discord_app.run(core, State(core.settings.database), guild_ids=guild_ids)
+    discord_app.run(core, _bot_state(core, args, "discord"), guild_ids=guild_ids)
     return 0
 
 
@@ -301,6 +340,7 @@ COMMANDS: dict[str, Callable[[Core, argparse.Namespace], int]] = {
     "eval": cmd_eval,
     "slack": cmd_slack,
     "discord": cmd_discord,
+    "digest": cmd_digest,
 }
 
 

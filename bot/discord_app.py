@@ -20,6 +20,7 @@ from discord import app_commands
 
 from bot.answer import Answer
 from bot.core import Core
+from bot.digest import DigestDesk
 from bot.render import discord as render
 from bot.settings import MissingSecret, SettingsError, secret
 from bot.state import AnswerRecord, RateLimiter, State
@@ -38,9 +39,6 @@ PERMISSIONS = discord.Permissions(
     embed_links=True,
     read_message_history=True,
 )
-
-DigestPreview = Callable[[str], tuple[str, list[dict[str, Any]]]]
-DigestCommand = Callable[[str, str, str], str]
 
 
 def _embeds(embeds: list[dict[str, Any]]) -> list[discord.Embed]:
@@ -108,8 +106,8 @@ class CitebotClient(discord.Client):
         *,
         guild_ids: list[int] | None = None,
         sync_commands: bool = True,
-        digest_preview: DigestPreview | None = None,
-        digest_command: DigestCommand | None = None,
+        digest: DigestDesk | None = None,
+        digest_interval: float = 30.0,
         clock: Callable[[], float] = time.time,
         **options: Any,
     ) -> None:
@@ -120,8 +118,8 @@ class CitebotClient(discord.Client):
         self.state = state
         self.guild_ids = guild_ids or []
         self.sync_commands = sync_commands
-        self.digest_preview = digest_preview
-        self.digest_command = digest_command
+        self.digest = digest
+        self.digest_interval = digest_interval
         self.clock = clock
         self.limiter = RateLimiter(core.settings.rate_limit)
         self.tree = app_commands.CommandTree(self)
@@ -129,6 +127,8 @@ class CitebotClient(discord.Client):
 
     async def setup_hook(self) -> None:
         self.add_dynamic_items(AnswerButton)
+        if self.digest is not None and self.digest_interval > 0:
+            self.loop.create_task(self._digest_loop())
         if not self.sync_commands:
             return
         if self.guild_ids:  # test servers: commands show up at once
@@ -310,29 +310,55 @@ class CitebotClient(discord.Client):
 
     async def command_digest(self, interaction: discord.Interaction[Any], settings: str) -> None:
         channel = str(interaction.channel_id)
-        if settings.strip():
-            permissions = getattr(interaction.user, "guild_permissions", None)
-            if interaction.guild is not None and not (permissions and permissions.manage_guild):
-                await interaction.response.send_message(
-                    "Only members who can manage this server can change its digest.",
-                    ephemeral=True,
-                )
-                return
-            if self.digest_command is None:
-                note = "The digest is not set up on this bot."
-            else:
-                note = self.digest_command(channel, settings, str(interaction.user.id))
-            await interaction.response.send_message(
-                note, ephemeral=True, allowed_mentions=NO_MENTIONS
-            )
-            return
-        preview = self.digest_preview
-        if preview is None:
+        desk = self.digest
+        if desk is None:
             await interaction.response.send_message(
                 "The digest is not set up on this bot.", ephemeral=True
             )
             return
-        await self._private(interaction, lambda: preview(channel))
+        if not settings.strip():
+            await self._private(interaction, lambda: render.render_digest(desk.preview(channel)))
+            return
+        permissions = getattr(interaction.user, "guild_permissions", None)
+        if interaction.guild is not None and not (permissions and permissions.manage_guild):
+            await interaction.response.send_message(
+                "Only members who can manage this server can change its digest.", ephemeral=True
+            )
+            return
+        note = desk.command(channel, settings, str(interaction.user.id))
+        await interaction.response.send_message(note, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+    async def post_due_digests(self) -> int:
+        """Post every digest that is due; failures are retried later, never raised."""
+        if self.digest is None:
+            return 0
+        posted = 0
+        for sub, slot, digest in await asyncio.to_thread(self.digest.pending):
+            content, embeds = render.render_digest(digest)
+            try:
+                channel = self.get_channel(int(sub.channel)) or await self.fetch_channel(
+                    int(sub.channel)
+                )
+                if not isinstance(channel, discord.abc.Messageable):
+                    raise TypeError(f"channel {sub.channel} cannot take messages")
+                await channel.send(
+                    content=content or None, embeds=_embeds(embeds), allowed_mentions=NO_MENTIONS
+                )
+            except (discord.DiscordException, ValueError, TypeError) as exc:
+                self.digest.failed(sub, slot, exc)
+                continue
+            self.digest.posted(sub, slot, digest)
+            posted += 1
+        return posted
+
+    async def _digest_loop(self) -> None:
+        await self.wait_until_ready()
+        while not self.is_closed():
+            try:
+                await self.post_due_digests()
+            except Exception:
+                log.exception("the digest check failed")
+            await asyncio.sleep(self.digest_interval)
 
     # -- buttons --------------------------------------------------------------------------
 
@@ -378,10 +404,11 @@ def guild_ids_from_env(value: str) -> list[int]:
         ) from None
 
 
-def run(core: Core, state: State, *, guild_ids: list[int], **hooks: Any) -> None:
+def run(core: Core, state: State, *, guild_ids: list[int]) -> None:
     """Run until interrupted; reconnecting is discord.py's job."""
     token = secret("DISCORD_TOKEN")
-    client = CitebotClient(core, state, guild_ids=guild_ids, **hooks)
+    digest = DigestDesk(core, state, PLATFORM)
+    client = CitebotClient(core, state, guild_ids=guild_ids, digest=digest)
     try:
         client.run(token, log_handler=None)
     except discord.LoginFailure:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable
 from socketserver import ThreadingMixIn
@@ -27,6 +28,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 
 from bot.answer import Answer
 from bot.core import Core
+from bot.digest import DigestDesk
 from bot.render import slack as render
 from bot.settings import MissingSecret, secret
 from bot.state import RateLimiter, State
@@ -42,8 +44,6 @@ USAGE = {
     "/search": "Usage: `/search WORDS`, e.g. `/search Qwen distillation`",
     "/source": "Usage: `/source ARTICLE[#PARAGRAPH]`, e.g. `/source 003_995cb40eb3369109#16`",
 }
-
-DigestPreview = Callable[[str], tuple[str, list[dict[str, Any]]]]
 
 
 def web_client(token: str, base_url: str | None = None) -> WebClient:
@@ -64,8 +64,7 @@ class SlackBot:
         client: WebClient,
         *,
         signing_secret: str = "",
-        digest_preview: DigestPreview | None = None,
-        digest_command: Callable[[str, str, str], str] | None = None,
+        digest: DigestDesk | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.core = core
@@ -73,8 +72,7 @@ class SlackBot:
         self.client = client
         self.clock = clock
         self.limiter = RateLimiter(core.settings.rate_limit)
-        self.digest_preview = digest_preview
-        self.digest_command = digest_command
+        self.digest = digest
         self.app = App(
             client=client,
             signing_secret=signing_secret,
@@ -261,11 +259,38 @@ class SlackBot:
 
     def _digest(self, text: str, command: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
         channel = command.get("channel_id", "")
-        if text and self.digest_command is not None:
-            return render.plain(self.digest_command(channel, text, command.get("user_id", "")))
-        if self.digest_preview is None:
+        if self.digest is None:
             return render.plain("The digest is not set up on this bot.")
-        return self.digest_preview(channel)
+        if text:
+            return render.plain(self.digest.command(channel, text, command.get("user_id", "")))
+        return render.render_digest(self.digest.preview(channel))
+
+    def post_due_digests(self) -> int:
+        """Post every digest that is due; failures are retried later, never raised."""
+        if self.digest is None:
+            return 0
+        posted = 0
+        for sub, slot, digest in self.digest.pending():
+            fallback, blocks = render.render_digest(digest)
+            try:
+                self.client.chat_postMessage(
+                    channel=sub.channel, text=fallback, blocks=blocks, unfurl_links=False
+                )
+            except Exception as exc:  # SlackApiError, connection trouble
+                self.digest.failed(sub, slot, exc)
+                continue
+            self.digest.posted(sub, slot, digest)
+            posted += 1
+        return posted
+
+    def digest_loop(self, interval: float = 30.0) -> None:
+        """Check for due digests every ``interval`` seconds, for ever (a daemon thread)."""
+        while True:
+            try:
+                self.post_due_digests()
+            except Exception:
+                log.exception("the digest check failed")
+            time.sleep(interval)
 
     # -- buttons -----------------------------------------------------------------------
 
@@ -384,11 +409,9 @@ def run(
     host: str = "0.0.0.0",
     port: int = 3000,
     base_url: str | None = None,
-    digest_preview: DigestPreview | None = None,
-    digest_command: Callable[[str, str, str], str] | None = None,
-    on_start: Callable[[SlackBot], None] | None = None,
 ) -> None:
-    """Run until interrupted: Socket Mode by default, HTTP events with ``http``."""
+    """Run until interrupted: Socket Mode by default, HTTP events with ``http``; digests
+    are checked for in a background thread."""
     bot_token, other = slack_tokens(http)
     client = web_client(bot_token, base_url)
     try:
@@ -399,16 +422,9 @@ def run(
         ) from None
     except OSError as exc:
         raise ConnectionError(f"cannot reach Slack's Web API: {exc}") from None
-    bot = SlackBot(
-        core,
-        state,
-        client,
-        signing_secret=other if http else "",
-        digest_preview=digest_preview,
-        digest_command=digest_command,
-    )
-    if on_start is not None:
-        on_start(bot)
+    digest = DigestDesk(core, state, PLATFORM)
+    bot = SlackBot(core, state, client, signing_secret=other if http else "", digest=digest)
+    threading.Thread(target=bot.digest_loop, daemon=True, name="digest").start()
     if http:
         server = serve_http(bot, host, port)
         log.info("serving Slack events on http://%s:%d/slack/events", host, port)

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS answers (
@@ -237,7 +238,7 @@ class State:
             )
             return cursor.rowcount > 0
 
-    def subscriptions(self, platform: str | None = None) -> list[dict[str, object]]:
+    def subscriptions(self, platform: str | None = None) -> list[dict[str, Any]]:
         with self._tx() as db:
             if platform is None:
                 rows = db.execute("SELECT * FROM subscriptions ORDER BY platform, channel")

@@ -156,3 +156,12 @@ def test_an_unreachable_slack_is_a_clear_error_without_the_token(
     assert main(["slack"]) == 1  # the network guard refuses slack.com, as no network would
     err = capsys.readouterr().err
     assert "cannot reach Slack" in err and "secret-value" not in err
+
+
+def test_digest_prints_the_bundled_corpus_as_one_story(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["digest"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Digest: 1 new story from 4 articles since ")
+    assert "[1] " in out and "cite: " in out
+    assert main(["digest", "--since", "yesterday"]) == 2
+    assert "--since: expected YYYY-MM-DD" in capsys.readouterr().err

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ import pytest
 import yarl
 
 from bot.core import build_core
+from bot.digest import DigestDesk
 from bot.discord_app import CitebotClient
 from bot.render.discord import (
     CONTENT_LIMIT,
@@ -51,7 +53,12 @@ class Harness:
 
 
 async def _start(
-    fake: FakeDiscord, corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **env: str
+    fake: FakeDiscord,
+    corpus: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    clock: Callable[[], float] = time.time,
+    **env: str,
 ) -> Harness:
     for key, value in env.items():
         monkeypatch.setenv(key, value)
@@ -63,13 +70,14 @@ async def _start(
     )
     core = build_core(load_settings(overrides={"corpus": str(corpus)}))
     core.store.current()
-    state = State(tmp_path / "state.sqlite3")
+    state = State(tmp_path / "state.sqlite3", clock=clock)
     client = CitebotClient(
         core,
         state,
         guild_ids=[int(GUILD_ID)],
         guild_ready_timeout=0.05,
-        digest_preview=lambda channel: ("", [{"title": "Digest", "description": f"for {channel}"}]),
+        digest=DigestDesk(core, state, "discord", clock),
+        digest_interval=0,
     )
     asyncio.ensure_future(client.start("discord-secret-token"))
     await asyncio.wait_for(client.wait_until_ready(), 10)
@@ -206,7 +214,7 @@ async def test_ask_command_defers_then_answers_publicly(discord_bot: Harness) ->
         ("search", {"terms": "Qwen distillation"}, "distilling"),
         ("source", {"article": "003_995cb40eb3369109", "paragraph": 16}, "godfathers of AI"),
         ("source", {"article": "no-such-thing"}, "No article matches"),
-        ("digest", {}, "Digest"),
+        ("digest", {}, "Digest: 2 new stories"),
     ],
 )
 async def test_private_commands_answer_ephemerally(
@@ -292,3 +300,28 @@ async def test_a_failure_while_answering_replies_with_an_apology(
     assert "Sorry" in reply.data["content"]
     assert "index exploded" in caplog.text and "discord-secret-token" not in caplog.text
     assert not discord_bot.client.is_closed()
+
+
+async def test_digest_subscription_posts_once_to_the_channel(
+    tmp_path: Path, corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = [1_795_422_000.0]  # 2026-11-23 08:20 UTC
+    fake = await FakeDiscord().start()
+    harness = await _start(fake, corpus, tmp_path, monkeypatch, clock=lambda: now[0])
+    try:
+        await fake.dispatch(
+            "INTERACTION_CREATE", fake.command("digest", settings="subscribe 09:00 UTC weekdays")
+        )
+        callback = (await fake.wait_for("POST", "/interactions/"))[0]
+        assert "every weekday at 09:00 (UTC)" in callback.data["data"]["content"]
+        assert await harness.client.post_due_digests() == 0
+        now[0] += 45 * 60
+        assert await harness.client.post_due_digests() == 1
+        post = (await harness.replies())[0]
+        assert_within_limits(post)
+        assert "Digest: 2 new stories" in post.data["content"]
+        assert "Zebras escaped" in _text(post) and "@everyone" not in _text(post)
+        assert await harness.client.post_due_digests() == 0
+    finally:
+        await harness.client.close()
+        await fake.stop()

@@ -11,7 +11,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ import pytest
 from slack_sdk.models.blocks import Block
 
 from bot.core import build_core
+from bot.digest import DigestDesk
 from bot.settings import load_settings
 from bot.slack_app import SlackBot, serve_http, socket_mode_handler, web_client
 from bot.state import State
@@ -147,25 +148,26 @@ class Harness:
 
 
 def _make(
-    fake: FakeSlack, corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **env: str
+    fake: FakeSlack,
+    corpus: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    clock: Callable[[], float] = time.time,
+    **env: str,
 ) -> Harness:
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     core = build_core(load_settings(overrides={"corpus": str(corpus)}))
-    state = State(tmp_path / "state.sqlite3")
+    state = State(tmp_path / "state.sqlite3", clock=clock)
     bot = SlackBot(
         core,
         state,
         web_client("xoxb-test-token", fake.api_url),
         signing_secret=SECRET,
-        digest_preview=lambda channel: (
-            "Digest preview",
-            [{"type": "section", "text": {"type": "mrkdwn", "text": f"digest for {channel}"}}],
-        ),
+        digest=DigestDesk(core, state, "slack", clock),
     )
     server = serve_http(bot, "127.0.0.1", 0)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    monkeypatch.setattr(server, "_test_stop", True, raising=False)
     harness = Harness(fake, bot, state, server.server_port)
     harness._server = server  # type: ignore[attr-defined]
     return harness
@@ -417,7 +419,7 @@ def test_search_source_and_digest_commands(slack: Harness) -> None:
     replies = {c.data.get("text", ""): c for c in slack.fake.wait_for("response_url", count=4)}
     texts = " ".join(_all_text(c) for c in replies.values())
     assert "distilling" in texts and "godfathers of AI" in texts
-    assert "No article matches" in texts and "digest for C1" in texts
+    assert "No article matches" in texts and "Digest: 2 new stories" in texts
     for call in replies.values():
         assert call.data["response_type"] == "ephemeral"
         assert_valid_blocks(call)
@@ -543,3 +545,27 @@ def test_socket_mode_delivers_an_envelope_and_acks(slack: Harness) -> None:
         assert opened.headers["Authorization"] == "Bearer xapp-test-token"
     finally:
         handler.close()
+
+
+def test_digest_subscription_posts_once_to_the_channel(
+    fake: FakeSlack, corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = [1_795_422_000.0]  # 2026-11-23 08:20 UTC
+
+    harness = _make(fake, corpus, tmp_path, monkeypatch, clock=lambda: now[0])
+    try:
+        harness.command("/digest", "subscribe 09:00 Europe/London", key="sub")
+        reply = fake.wait_for("response_url")[0]
+        assert "every day at 09:00 (Europe/London)" in reply.data["text"]
+        assert harness.bot.post_due_digests() == 0  # not yet 09:00
+        now[0] += 45 * 60
+        assert harness.bot.post_due_digests() == 1
+        post = fake.wait_for("chat.postMessage")[0]
+        assert post.data["channel"] == "C1"
+        assert_valid_blocks(post)
+        text = _all_text(post)
+        assert "Digest: 2 new stories" in text and "Zebras escaped" in text
+        assert "<!channel>" not in text
+        assert harness.bot.post_due_digests() == 0  # once a day
+    finally:
+        harness._server.shutdown()  # type: ignore[attr-defined]

@@ -12,7 +12,8 @@ import re
 from typing import Any
 
 from bot.answer import Answer, Citation, SourceResult
-from bot.render.text import no_answer_message, shorten
+from bot.digest import Digest
+from bot.render.text import digest_title, no_answer_message, shorten
 
 CONTENT_LIMIT = 2000
 TITLE_LIMIT = 256
@@ -153,3 +154,49 @@ def render_source(result: SourceResult | None, reference: str) -> tuple[str, lis
         parts.append(f"**\u00b6{passage.number}** {escape(text)}")
     embed["description"] = _description(parts)
     return "", [embed]
+
+
+def render_digest(digest: Digest) -> tuple[str, list[Embed]]:
+    """An embed per story (within 10 embeds and 6,000 characters), then the questions."""
+    title = digest_title(digest)
+    embeds: list[Embed] = []
+    for story in digest.stories:
+        sources = "; ".join(
+            _link(a.url, a.source or a.display_title) + (f" ({escape(a.date)})" if a.date else "")
+            for a in story.articles
+        )
+        parts = [sources] + [_citation_text(c, 500) for c in story.passages]
+        embeds.append(
+            {
+                "title": shorten(escape(story.headline), TITLE_LIMIT),
+                "description": _description(parts),
+                "color": COLOUR,
+            }
+        )
+    questions = []
+    if digest.top_questions:
+        questions.append(
+            "**Most asked**\n"
+            + "\n".join(f"\u2022 {escape(q)} ({n}\u00d7)" for q, n in digest.top_questions)
+        )
+    if digest.unanswered:
+        questions.append(
+            "**Could not answer** (worth an article?)\n"
+            + "\n".join(f"\u2022 {escape(q)}" for q in digest.unanswered)
+        )
+    if questions:
+        embeds.append(
+            {"title": "Questions", "description": _description(questions), "color": COLOUR}
+        )
+    kept: list[Embed] = []
+    budget = MESSAGE_TOTAL_LIMIT
+    for embed in embeds[:EMBEDS_LIMIT]:
+        if embed_length(embed) > budget:
+            embed["description"] = shorten(
+                embed["description"], max(0, budget - len(embed["title"]) - 10)
+            )
+            if embed_length(embed) > budget or not embed["description"]:
+                break
+        kept.append(embed)
+        budget -= embed_length(embed)
+    return shorten(escape(title), CONTENT_LIMIT), kept

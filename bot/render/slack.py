@@ -11,7 +11,8 @@ import json
 from typing import Any
 
 from bot.answer import Answer, Citation, SourceResult
-from bot.render.text import no_answer_message, shorten
+from bot.digest import Digest
+from bot.render.text import digest_title, no_answer_message, shorten
 
 SECTION_LIMIT = 3000
 MAX_BLOCKS = 50
@@ -180,3 +181,33 @@ def render_source(result: SourceResult | None, reference: str) -> tuple[str, lis
 def plain(text: str) -> tuple[str, list[Block]]:
     """A short note (usage, rate limit, apology) as text plus one section."""
     return escape(text), [_section(escape(text))]
+
+
+def render_digest(digest: Digest) -> tuple[str, list[Block]]:
+    title = digest_title(digest)
+    blocks: list[Block] = [
+        {"type": "header", "text": {"type": "plain_text", "text": shorten(title, 150)}}
+    ]
+    for story in digest.stories:
+        if len(blocks) > MAX_BLOCKS - 8:
+            break
+        sources = "; ".join(
+            (
+                _link(a.url, a.source or a.display_title)
+                if a.url
+                else escape(a.source or a.display_title)
+            )
+            + (f" ({escape(a.date)})" if a.date else "")
+            for a in story.articles
+        )
+        blocks.append({"type": "divider"})
+        blocks.append(_section(f"*{escape(story.headline)}*\n{sources}"))
+        for citation in story.passages:
+            blocks.extend(citation_blocks(citation))
+    if digest.top_questions:
+        lines = "\n".join(f"\u2022 {escape(q)} ({n}\u00d7)" for q, n in digest.top_questions)
+        blocks.append(_section(f"*Most asked*\n{lines}"))
+    if digest.unanswered:
+        lines = "\n".join(f"\u2022 {escape(q)}" for q in digest.unanswered)
+        blocks.append(_section(f"*Could not answer* (worth an article?)\n{lines}"))
+    return escape(title), blocks[:MAX_BLOCKS]

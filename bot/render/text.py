@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import textwrap
+from datetime import UTC, datetime
 
 from bot.answer import Answer, Citation, SourceResult, Status
+from bot.digest import Digest, Story
 from bot.question import MAX_QUESTION_CHARS
 
 WIDTH = 88
@@ -113,3 +115,51 @@ def render_source(result: SourceResult | None, reference: str) -> str:
         text = f"{passage.heading}\n{passage.text}" if passage.heading else passage.text
         body.append(f"\u00b6{passage.number}\n{_wrap(text, '    ')}")
     return "\n".join(head) + "\n\n" + "\n\n".join(body)
+
+
+def when(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def digest_title(digest: Digest) -> str:
+    articles = sum(len(s.articles) for s in digest.stories)
+    stories = len(digest.stories) + digest.more_stories
+    if not stories:
+        return f"Nothing new in the articles since {when(digest.since)}."
+    plural = "story" if stories == 1 else "stories"
+    return (
+        f"Digest: {stories} new {plural} from {articles} "
+        f"article{'s' if articles != 1 else ''} since {when(digest.since)}"
+    )
+
+
+def story_sources(story: Story) -> list[str]:
+    """One line per article: source (or title), date, link."""
+    lines = []
+    for article in story.articles:
+        name = article.source or article.display_title
+        parts = [name] + [x for x in (article.date, article.url) if x]
+        lines.append(" \u00b7 ".join(parts))
+    return lines
+
+
+def render_digest(digest: Digest) -> str:
+    parts = [digest_title(digest)]
+    for story in digest.stories:
+        lines = [f"\u25a0 {story.headline}"]
+        lines.extend(f"    {line}" for line in story_sources(story))
+        block = "\n".join(lines)
+        passages = "\n\n".join(render_citation(c) for c in story.passages)
+        parts.append(f"{block}\n\n{passages}" if passages else block)
+    if digest.more_stories:
+        parts.append(f"...and {digest.more_stories} more stories (`citebot sources`).")
+    if digest.top_questions:
+        parts.append(
+            "Most asked:\n" + "\n".join(f"  - {q} ({n} times)" for q, n in digest.top_questions)
+        )
+    if digest.unanswered:
+        parts.append(
+            "Could not answer (worth an article?):\n"
+            + "\n".join(f"  - {q}" for q in digest.unanswered)
+        )
+    return "\n\n".join(parts)
