@@ -100,6 +100,13 @@ def fold(text: str) -> str:
     return unicodedata.normalize("NFKC", text).translate(_FOLD)
 
 
+@lru_cache(maxsize=1_000_000)
+def _word(raw: str) -> tuple[tuple[str, ...], str | None]:
+    """A word's terms, and the word itself when a version number may follow it."""
+    bare = raw.replace("'", "")
+    return tuple(_word_terms(raw)), (bare if bare.isalnum() and bare not in STOP_WORDS else None)
+
+
 def _word_terms(word: str) -> list[str]:
     word = word.replace("'", "")
     if word.endswith("s") and word[:-1].endswith("'"):
@@ -134,36 +141,39 @@ def _number_terms(raw: str) -> list[str]:
 
 def tokenize(text: str) -> list[str]:
     """Index terms of ``text``, in order, repeats kept (BM25 counts them)."""
-    text = fold(text).casefold()
+    text = (text if text.isascii() else fold(text)).casefold()
     # Possessives: "meta's" and "metas'" index as "meta".
     text = text.replace("'s ", " ").replace("s' ", "s ")
     terms: list[str] = []
+    extend = terms.extend
     previous_word: str | None = None
     previous_end = -1
     for match in _TOKEN_RE.finditer(text):
         kind = match.lastgroup
+        if kind == "word":  # by far the most common: one cached look-up
+            word_terms, previous_word = _word(match.group())
+            extend(word_terms)
+            previous_end = match.end()
+            continue
         raw = match.group()
-        adjacent = match.start() - previous_end <= 1
         if kind == "ticker":
             exchange, _, symbol = raw.partition(":")
-            terms.extend([raw, exchange, symbol])
-            previous_word = None
+            extend((raw, exchange, symbol))
         elif kind == "money":
             amount = raw[1:].strip().replace(",", "")
-            terms.extend([amount, raw[0] + amount])
-            previous_word = None
-        elif kind == "number":
-            numbers = _number_terms(raw)
-            terms.extend(numbers)
-            # "Llama 4", "Gemini 3", "Q1 2026": the name and its version as one term too.
-            if previous_word and adjacent and raw.strip().isdigit() and len(raw.strip()) <= 2:
-                terms.append(previous_word + raw.strip())
-            previous_word = None
+            extend((amount, raw[0] + amount))
         else:
-            word_terms = _word_terms(raw)
-            terms.extend(word_terms)
-            bare = raw.replace("'", "")
-            previous_word = bare if bare.isalnum() and bare not in STOP_WORDS else None
+            extend(_number_terms(raw))
+            # "Llama 4", "Gemini 3", "Q1 2026": the name and its version as one term too.
+            number = raw.strip()
+            if (
+                previous_word
+                and match.start() - previous_end <= 1
+                and number.isdigit()
+                and (len(number) <= 2)
+            ):
+                terms.append(previous_word + number)
+        previous_word = None
         previous_end = match.end()
     return terms
 

@@ -12,14 +12,18 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import multiprocessing
 import os
 import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import Callable, Generator, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from rich.progress import Progress, TaskID
@@ -37,9 +41,20 @@ from index.paragraphs import split_paragraphs
 
 log = logging.getLogger(__name__)
 
-INDEX_FORMAT = 1
+INDEX_FORMAT = 2
 _POINTER = "CURRENT"
-_ARRAYS = ("indptr", "doc_ids", "weights", "idf", "doc_len", "offsets", "article_of")
+_ARRAYS = (
+    "fwd_indptr",
+    "fwd_terms",
+    "fwd_tfs",
+    "doc_len",
+    "idf",
+    "indptr",
+    "impact_ids",
+    "impact_weights",
+    "offsets",
+    "article_of",
+)
 
 
 class IndexUnavailable(Exception):
@@ -70,6 +85,8 @@ class ArticleInfo:
     sha256: str
     first_paragraph: int  # index of its first paragraph in the whole index
     paragraph_count: int
+    size: int = 0  # the file's size and modification time when it was read: an
+    mtime_ns: int = 0  # unchanged file is not read (or tokenised) again
 
     @property
     def display_title(self) -> str:
@@ -118,15 +135,20 @@ class SearchIndex:
         if self.meta.get("format") != INDEX_FORMAT:
             raise ValueError(f"{directory}: index format {self.meta.get('format')} is not ours")
         terms: list[str] = json.loads((directory / "vocab.json").read_text(encoding="utf-8"))
+        self.terms = terms
         self.vocab = {term: i for i, term in enumerate(terms)}
         arrays = {name: np.load(directory / f"{name}.npy", mmap_mode="r") for name in _ARRAYS}
-        self.postings = bm25.Postings(
-            indptr=arrays["indptr"],
-            doc_ids=arrays["doc_ids"],
-            weights=arrays["weights"],
-            idf=arrays["idf"],
+        params = self.meta["params"]
+        self.bm25 = bm25.BM25Index(
+            forward=bm25.Forward(arrays["fwd_indptr"], arrays["fwd_terms"], arrays["fwd_tfs"]),
             doc_len=arrays["doc_len"],
             avgdl=float(self.meta["avgdl"]),
+            idf=arrays["idf"],
+            indptr=arrays["indptr"],
+            impact_ids=arrays["impact_ids"],
+            impact_weights=arrays["impact_weights"],
+            k1=float(params["k1"]),
+            b=float(params["b"]),
         )
         self._offsets = arrays["offsets"]
         self._article_of = arrays["article_of"]
@@ -149,25 +171,28 @@ class SearchIndex:
     def idf(self, term: str) -> float:
         """The term's IDF; an unseen term gets the IDF of a term in no paragraph at all."""
         term_id = self.vocab.get(term)
-        if term_id is None:
+        if term_id is None or self.doc_freq(term) == 0:
             return float(np.log((self.size + 0.5) / 0.5))
-        return float(self.postings.idf[term_id])
+        return float(self.bm25.idf[term_id])
 
     def doc_freq(self, term: str) -> int:
         term_id = self.vocab.get(term)
         if term_id is None:
             return 0
-        return int(self.postings.indptr[term_id + 1] - self.postings.indptr[term_id])
+        return int(self.bm25.indptr[term_id + 1] - self.bm25.indptr[term_id])
+
+    def _term_ids(self, terms: list[str]) -> list[int]:
+        return [self.vocab[t] for t in terms if t in self.vocab]
 
     def scores(self, terms: list[str]) -> np.ndarray:
-        ids = [self.vocab[t] for t in terms if t in self.vocab]
-        return bm25.score_terms(self.postings, ids, self.size)
+        """Every paragraph's BM25 score (a full scan: for tests and checks)."""
+        return self.bm25.all_scores(self._term_ids(terms))
 
     def search(self, terms: list[str], k: int = 10) -> list[tuple[int, float]]:
         """The k best paragraphs for the query terms as (paragraph index, score)."""
         if not terms or self.size == 0:
             return []
-        return bm25.top_k(self.scores(terms), k) or self.matching(terms, k)
+        return self.bm25.top_k(self._term_ids(terms), k) or self.matching(terms, k)
 
     def matching(self, terms: list[str], k: int = 10) -> list[tuple[int, float]]:
         """Paragraphs by how many distinct query terms they hold.
@@ -176,10 +201,12 @@ class SearchIndex:
         rank_bm25's IDF is 0 for a term in exactly half of them and tiny above that.
         """
         counts = np.zeros(self.size, np.float64)
-        for term in {self.vocab[t] for t in terms if t in self.vocab}:
-            start, end = int(self.postings.indptr[term]), int(self.postings.indptr[term + 1])
-            counts[self.postings.doc_ids[start:end]] += 1.0
-        return bm25.top_k(counts, k)
+        for term in set(self._term_ids(terms)):
+            start, end = int(self.bm25.indptr[term]), int(self.bm25.indptr[term + 1])
+            counts[self.bm25.impact_ids[start:end]] += 1.0
+        candidates = np.flatnonzero(counts)
+        order = np.lexsort((candidates, -counts[candidates]))[:k]
+        return [(int(candidates[i]), float(counts[candidates[i]])) for i in order]
 
     def passage(self, index: int) -> Passage:
         start, end = int(self._offsets[index]), int(self._offsets[index + 1])
@@ -220,86 +247,239 @@ class BuildReport:
     terms: int
     seconds: float
     skipped: list[CorpusError]
+    tokenised: int = 0  # articles read and tokenised; the others were reused
 
 
-def _tokenised_corpus(
-    corpus_dir: Path, on_file: Callable[[], None] | None = None
-) -> tuple[list[dict[str, object]], list[list[tuple[int, str, str]]], list[CorpusError], str]:
-    """Read every article: metadata, paragraphs, the errors, and a content hash."""
-    manifest = load_manifest(corpus_dir)
-    errors: list[CorpusError] = []
-    infos: list[dict[str, object]] = []
-    paragraphs: list[list[tuple[int, str, str]]] = []
-    content_hash = hashlib.sha256(f"analyzer={ANALYZER_VERSION}\n".encode())
-    if (corpus_dir / MANIFEST_NAME).exists():
-        content_hash.update((corpus_dir / MANIFEST_NAME).read_bytes())
-    for path in article_files(corpus_dir):
+@dataclass
+class _Tokenised:
+    """One article, read, split and tokenised (in a worker process when there are many)."""
+
+    info: dict[str, Any]
+    paragraphs: list[tuple[int, str, str]]
+    vocab: list[str]  # this article's own term list; ``terms`` index into it
+    terms: np.ndarray
+    tfs: np.ndarray
+    sizes: np.ndarray  # distinct terms per paragraph
+
+
+def _tokenise(corpus_dir: Path, path: Path, manifest: dict[str, dict[str, str]]) -> _Tokenised:
+    article = load_article(corpus_dir, path, manifest)
+    st = path.stat()
+    paragraphs = [(p.number, p.heading, p.text) for p in split_paragraphs(article)]
+    local: dict[str, int] = {}
+    terms: list[int] = []
+    tfs: list[int] = []
+    sizes: list[int] = []
+    for _, heading, text in paragraphs:
+        counts = Counter(tokenize(f"{heading}\n{text}" if heading else text))
+        for term, tf in counts.items():
+            terms.append(local.setdefault(term, len(local)))
+            tfs.append(min(tf, 65535))
+        sizes.append(len(counts))
+    info = {
+        "id": article.id,
+        "title": article.title,
+        "source": article.source,
+        "date": article.date,
+        "url": article.url,
+        "path": path.relative_to(corpus_dir).as_posix(),
+        "sha256": article.sha256,
+        "size": st.st_size,
+        "mtime_ns": st.st_mtime_ns,
+    }
+    return _Tokenised(
+        info,
+        paragraphs,
+        list(local),
+        np.asarray(terms, np.int32),
+        np.asarray(tfs, np.uint16),
+        np.asarray(sizes, np.int64),
+    )
+
+
+def _tokenise_many(
+    corpus_dir: Path, paths: list[Path], manifest: dict[str, dict[str, str]]
+) -> list[_Tokenised | CorpusError]:
+    results: list[_Tokenised | CorpusError] = []
+    for path in paths:
         try:
-            article = load_article(corpus_dir, path, manifest)
+            results.append(_tokenise(corpus_dir, path, manifest))
         except CorpusError as exc:
-            errors.append(exc)
-            continue
-        finally:
-            if on_file:
-                on_file()
-        paras = split_paragraphs(article)
-        content_hash.update(f"{article.id}\0{article.sha256}\n".encode())
-        infos.append(
-            {
-                "id": article.id,
-                "title": article.title,
-                "source": article.source,
-                "date": article.date,
-                "url": article.url,
-                "path": path.relative_to(corpus_dir).as_posix(),
-                "sha256": article.sha256,
-            }
-        )
-        paragraphs.append([(p.number, p.heading, p.text) for p in paras])
-    return infos, paragraphs, errors, content_hash.hexdigest()
+            results.append(exc)
+        except FileNotFoundError:
+            results.append(CorpusError(path, "the file vanished while it was being read"))
+    return results
 
 
-def build_index(corpus_dir: Path, index_dir: Path, *, progress: bool = False) -> BuildReport:
-    """Build into a fresh folder under ``index_dir``; the caller decides whether to switch."""
+PARALLEL_FROM = 64  # articles to tokenise before it pays to start worker processes
+CHUNK_FILES = 32
+
+
+def _tokenised_stream(
+    corpus_dir: Path, paths: list[Path], manifest: dict[str, dict[str, str]], workers: int
+) -> Generator[_Tokenised | CorpusError, None, None]:
+    """Tokenised articles in ``paths`` order, on ``workers`` processes when it pays."""
+    chunks = [paths[i : i + CHUNK_FILES] for i in range(0, len(paths), CHUNK_FILES)]
+    if workers <= 1 or len(paths) < PARALLEL_FROM:
+        for chunk in chunks:
+            yield from _tokenise_many(corpus_dir, chunk, manifest)
+        return
+    # "spawn", not "fork": the bots rebuild from a thread, and forking a threaded
+    # process can leave a lock held forever in the child.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        pending = [
+            pool.submit(_tokenise_many, corpus_dir, chunk, manifest)
+            for chunk in chunks[: workers * 4]
+        ]
+        next_chunk = len(pending)
+        while pending:
+            results = pending.pop(0).result()
+            if next_chunk < len(chunks):  # keep a bounded number of chunks in flight
+                pending.append(
+                    pool.submit(_tokenise_many, corpus_dir, chunks[next_chunk], manifest)
+                )
+                next_chunk += 1
+            yield from results
+
+
+def _reusable(
+    previous: SearchIndex | None, corpus_dir: Path, manifest_hash: str
+) -> dict[str, ArticleInfo]:
+    """Articles of the previous index that can be reused as they are, by file path."""
+    if previous is None or previous.meta.get("manifest_hash") != manifest_hash:
+        return {}
+    if previous.meta.get("corpus_dir") != str(corpus_dir.resolve()):
+        return {}
+    return {a.path: a for a in previous.articles.values()}
+
+
+def build_index(
+    corpus_dir: Path,
+    index_dir: Path,
+    *,
+    progress: bool = False,
+    previous: SearchIndex | None = None,
+    workers: int | None = None,
+) -> BuildReport:
+    """Build into a fresh folder under ``index_dir``; the caller decides whether to switch.
+
+    Articles whose file is unchanged since ``previous`` was built (same size and
+    modification time) are not read again: their paragraphs and term counts are copied.
+    The rest are tokenised on ``workers`` processes (default: every core) and streamed
+    to disk, so memory holds term ids and counts, not texts.
+    """
     started = time.perf_counter()
     index_dir.mkdir(parents=True, exist_ok=True)
     fingerprint = corpus_fingerprint(corpus_dir)
-    total = len(article_files(corpus_dir))
-    bar = _progress_bar(total) if progress and total >= 200 else None
+    files = article_files(corpus_dir)
+    manifest = load_manifest(corpus_dir)
+    manifest_path = corpus_dir / MANIFEST_NAME
+    manifest_hash = hashlib.sha256(
+        manifest_path.read_bytes() if manifest_path.exists() else b""
+    ).hexdigest()
+    reusable = _reusable(previous, corpus_dir, manifest_hash)
+    plan: list[tuple[Path, ArticleInfo | None]] = []
+    for path in files:
+        rel = path.relative_to(corpus_dir).as_posix()
+        old = reusable.get(rel)
+        try:
+            st = path.stat()
+        except OSError:
+            old = None
+        else:
+            if old is not None and (old.size, old.mtime_ns) != (st.st_size, st.st_mtime_ns):
+                old = None
+        plan.append((path, old))
+    to_read = [path for path, old in plan if old is None]
+    bar = _progress_bar(len(files)) if progress and len(to_read) >= 200 else None
+    stream = _tokenised_stream(corpus_dir, to_read, manifest, workers or os.cpu_count() or 1)
+    target = Path(tempfile.mkdtemp(prefix=".build-", dir=index_dir))
+    vocab: dict[str, int] = dict(previous.vocab) if reusable and previous else {}
+    old_forward = previous.bm25.forward if reusable and previous else None
+    errors: list[CorpusError] = []
+    infos: list[dict[str, Any]] = []
+    term_chunks: list[np.ndarray] = []
+    tf_chunks: list[np.ndarray] = []
+    size_chunks: list[np.ndarray] = []
+    offsets = [0]
+    article_of: list[int] = []
+    content_hash = hashlib.sha256(f"analyzer={ANALYZER_VERSION}\n{manifest_hash}\n".encode())
     try:
-        infos, paragraphs, errors, content_hash = _tokenised_corpus(
-            corpus_dir, (lambda: bar[0].advance(bar[1])) if bar else None
-        )
-    finally:
+        with open(target / "paragraphs.jsonl", "wb") as out:
+            for _path, old in plan:
+                if old is not None and previous is not None and old_forward is not None:
+                    first, count = old.first_paragraph, old.paragraph_count
+                    lo, hi = int(old_forward.indptr[first]), int(old_forward.indptr[first + count])
+                    term_chunks.append(np.asarray(old_forward.terms[lo:hi]))
+                    tf_chunks.append(np.asarray(old_forward.tfs[lo:hi]))
+                    size_chunks.append(
+                        np.diff(np.asarray(old_forward.indptr[first : first + count + 1]))
+                    )
+                    start, end = (
+                        int(previous._offsets[first]),
+                        int(previous._offsets[first + count]),
+                    )
+                    data = os.pread(previous._texts.fileno(), end - start, start)
+                    out.write(data)
+                    base = offsets[-1] - start
+                    offsets.extend(
+                        int(o) + base for o in previous._offsets[first + 1 : first + count + 1]
+                    )
+                    info = {
+                        k: v
+                        for k, v in asdict(old).items()
+                        if k not in ("first_paragraph", "paragraph_count")
+                    }
+                    paragraphs = count
+                else:
+                    result = next(stream)
+                    if bar:
+                        bar[0].advance(bar[1])
+                    if isinstance(result, CorpusError):
+                        errors.append(result)
+                        continue
+                    remap = np.fromiter(
+                        (vocab.setdefault(t, len(vocab)) for t in result.vocab),
+                        np.int32,
+                        len(result.vocab),
+                    )
+                    term_chunks.append(remap[result.terms] if len(result.terms) else result.terms)
+                    tf_chunks.append(result.tfs)
+                    size_chunks.append(result.sizes)
+                    for number, heading, text in result.paragraphs:
+                        line = json.dumps(
+                            {"n": number, "h": heading, "t": text}, ensure_ascii=False
+                        )
+                        data = (line + "\n").encode("utf-8")
+                        out.write(data)
+                        offsets.append(offsets[-1] + len(data))
+                    info = result.info
+                    paragraphs = len(result.paragraphs)
+                info["first_paragraph"] = len(article_of)
+                info["paragraph_count"] = paragraphs
+                article_of.extend([len(infos)] * paragraphs)
+                content_hash.update(f"{info['id']}\0{info['sha256']}\n".encode())
+                infos.append(info)
         if bar:
             bar[0].stop()
-    target = Path(tempfile.mkdtemp(prefix=".build-", dir=index_dir))
-    try:
-        vocab: dict[str, int] = {}
-        flat = [para for article in paragraphs for para in article]
-        postings = bm25.build_postings(
-            (tokenize(f"{h}\n{t}" if h else t) for _, h, t in flat), vocab
+        sizes = np.concatenate(size_chunks) if size_chunks else np.zeros(0, np.int64)
+        forward = bm25.Forward(
+            indptr=np.concatenate(([0], np.cumsum(sizes))).astype(np.int64),
+            terms=np.concatenate(term_chunks) if term_chunks else np.zeros(0, np.int32),
+            tfs=np.concatenate(tf_chunks) if tf_chunks else np.zeros(0, np.uint16),
         )
-        offsets = [0]
-        with open(target / "paragraphs.jsonl", "wb") as out:
-            for number, heading, text in flat:
-                line = json.dumps({"n": number, "h": heading, "t": text}, ensure_ascii=False)
-                data = (line + "\n").encode("utf-8")
-                out.write(data)
-                offsets.append(offsets[-1] + len(data))
-        article_of: list[int] = []
-        first = 0
-        for position, (info, paras) in enumerate(zip(infos, paragraphs, strict=True)):
-            info["first_paragraph"] = first
-            info["paragraph_count"] = len(paras)
-            article_of.extend([position] * len(paras))
-            first += len(paras)
+        del term_chunks, tf_chunks, size_chunks
+        index = bm25.build(forward, n_terms=len(vocab))
         arrays: dict[str, np.ndarray] = {
-            "indptr": postings.indptr,
-            "doc_ids": postings.doc_ids,
-            "weights": postings.weights,
-            "idf": postings.idf,
-            "doc_len": postings.doc_len,
+            "fwd_indptr": forward.indptr,
+            "fwd_terms": forward.terms,
+            "fwd_tfs": forward.tfs,
+            "doc_len": index.doc_len,
+            "idf": index.idf,
+            "indptr": index.indptr,
+            "impact_ids": index.impact_ids,
+            "impact_weights": index.impact_weights,
             "offsets": np.asarray(offsets, np.int64),
             "article_of": np.asarray(article_of, np.int32),
         }
@@ -311,26 +491,31 @@ def build_index(corpus_dir: Path, index_dir: Path, *, progress: bool = False) ->
             "format": INDEX_FORMAT,
             "analyzer_version": ANALYZER_VERSION,
             "corpus_dir": str(corpus_dir.resolve()),
-            "corpus_hash": content_hash,
+            "corpus_hash": content_hash.hexdigest(),
+            "manifest_hash": manifest_hash,
             "fingerprint": fingerprint,
             "articles": len(infos),
-            "paragraphs": len(flat),
-            "avgdl": postings.avgdl,
+            "paragraphs": len(article_of),
+            "avgdl": index.avgdl,
             "params": {"k1": bm25.K1, "b": bm25.B, "epsilon": bm25.EPSILON},
             "built_at": time.time(),
             "skipped": [str(e) for e in errors],
         }
         (target / "meta.json").write_text(json.dumps(meta, indent=1), "utf-8")
     except BaseException:
+        if bar:
+            bar[0].stop()
+        stream.close()
         shutil.rmtree(target, ignore_errors=True)
         raise
     return BuildReport(
         directory=target,
         articles=len(infos),
-        paragraphs=len(flat),
+        paragraphs=len(article_of),
         terms=len(vocab),
         seconds=time.perf_counter() - started,
         skipped=errors,
+        tokenised=len(to_read),
     )
 
 
@@ -425,7 +610,9 @@ class IndexStore:
         if fingerprint == "missing" and current is not None:
             self.last_error = f"{self.corpus_dir}: corpus folder not found"
             raise CorpusBuildError([CorpusError(self.corpus_dir, "corpus folder not found")])
-        report = build_index(self.corpus_dir, self.index_dir, progress=self.progress)
+        report = build_index(
+            self.corpus_dir, self.index_dir, progress=self.progress, previous=current
+        )
         if report.skipped and current is not None:
             shutil.rmtree(report.directory, ignore_errors=True)
             error = CorpusBuildError(report.skipped)

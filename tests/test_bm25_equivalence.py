@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi
@@ -13,15 +15,21 @@ from index.paragraphs import split_paragraphs
 from tests.conftest import SEED_CORPUS
 
 
+def _index(docs: list[list[str]]) -> tuple[bm25.BM25Index, dict[str, int]]:
+    vocab: dict[str, int] = {}
+    forward = bm25.forward_from_tokens(docs, vocab)
+    return bm25.build(forward, n_terms=len(vocab)), vocab
+
+
 def _compare(docs: list[list[str]], queries: list[list[str]], k: int = 10) -> None:
     reference = BM25Okapi(docs)
-    vocab: dict[str, int] = {}
-    postings = bm25.build_postings(docs, vocab)
+    index, vocab = _index(docs)
     for query in queries:
         expected = reference.get_scores(query)
-        ours = bm25.score_terms(postings, [vocab[t] for t in query if t in vocab], len(docs))
+        ids = [vocab[t] for t in query if t in vocab]
+        ours = index.all_scores(ids)
         np.testing.assert_allclose(ours, expected, rtol=1e-6, atol=1e-9)
-        top = bm25.top_k(ours, k)
+        top = index.top_k(ids, k)  # early-terminating: must still be exactly the same
         ref_top = sorted(
             (i for i in range(len(docs)) if expected[i] > 0), key=lambda i: (-expected[i], i)
         )[:k]
@@ -61,18 +69,40 @@ def test_equal_to_rank_bm25_on_a_generated_corpus_of_10000_paragraphs() -> None:
         for _ in range(10_000)
     ]
     queries = [list(rng.choice(vocabulary[:2000], size=int(rng.integers(3, 9)))) for _ in range(25)]
+    queries += [list(rng.choice(vocabulary, size=5, p=weights)) for _ in range(25)]  # common
     queries.append(["w0", "w0", "w1"])  # a repeated term counts twice, as in rank_bm25
+    queries.append(["w0", "w1", "w2", "w3"])  # only the longest lists: the hardest case
     _compare(docs, queries)
 
 
 def test_idf_floor_and_the_exactly_half_quirk() -> None:
     docs = [["a", "b"], ["a", "c"], ["a", "d"], ["e", "f"]]
     reference = BM25Okapi(docs)
-    vocab: dict[str, int] = {}
-    postings = bm25.build_postings(docs, vocab)
+    index, vocab = _index(docs)
     for term, term_id in vocab.items():
-        assert postings.idf[term_id] == pytest.approx(reference.idf[term], rel=1e-12)
+        assert index.idf[term_id] == pytest.approx(reference.idf[term], rel=1e-12)
     # "a" is in 3 of 4 paragraphs: floored to epsilon * mean IDF, above zero.
-    assert postings.idf[vocab["a"]] > 0
-    half = bm25.build_postings([["x"], ["x"], ["y"], ["z"]], {})
+    assert index.idf[vocab["a"]] > 0
+    half, _ = _index([["x"], ["x"], ["y"], ["z"]])
     assert half.idf[0] == 0.0  # exactly half: log(1) = 0, not floored
+
+
+def test_the_index_on_disk_ranks_as_rank_bm25_does(tmp_path: Path) -> None:
+    from index.store import IndexStore
+
+    index = IndexStore(SEED_CORPUS, tmp_path / "i").current()
+    docs = [
+        tokenize(f"{p.heading}\n{p.text}" if p.heading else p.text)
+        for a in iter_articles(SEED_CORPUS)
+        for p in split_paragraphs(a)
+    ]
+    reference = BM25Okapi(docs)
+    for question in ("Who leads TBD Lab?", "Qwen distillation", "Meta stock 1.2%"):
+        terms = tokenize(question)
+        expected = reference.get_scores(terms)
+        ranked = sorted(
+            (i for i in range(len(docs)) if expected[i] > 0), key=lambda i: (-expected[i], i)
+        )[:10]
+        found = index.search(terms, 10)
+        assert [i for i, _ in found] == ranked
+        assert all(abs(s - expected[i]) <= 1e-6 * expected[i] for i, s in found)

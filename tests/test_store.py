@@ -112,6 +112,7 @@ def test_a_file_vanishing_mid_build_is_named(
         return real_load(corpus_dir, path, *args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(store_module, "load_article", vanish_before_reading)
+    victim.write_text(victim.read_text() + "\nAn update.\n")  # changed, so read again
     with pytest.raises(CorpusBuildError, match="003_995cb40eb3369109.txt: the file vanished"):
         store.refresh(force=True)
     assert store.current() is good
@@ -136,5 +137,42 @@ def test_a_missing_corpus_folder_is_a_clear_error(tmp_path: Path) -> None:
 def test_index_arrays_are_memory_mapped_not_pickled(corpus: Path, tmp_path: Path) -> None:
     index = _store(corpus, tmp_path).current()
     assert not list(index.directory.glob("*.pkl")) and not list(index.directory.glob("*.pickle"))
-    assert type(index.postings.doc_ids).__name__ == "memmap"
+    assert type(index.bm25.impact_ids).__name__ == "memmap"
+    assert type(index.bm25.forward.terms).__name__ == "memmap"
     assert os.path.getsize(index.directory / "paragraphs.jsonl") > 0
+
+
+def test_adding_an_article_tokenises_only_that_article(corpus: Path, tmp_path: Path) -> None:
+    clock = FakeClock()
+    store = _store(corpus, tmp_path, clock)
+    store.current()
+    assert store.last_build is not None and store.last_build.tokenised == 4
+    (corpus / "new.txt").write_text("Zebras invaded the trading floor on Tuesday morning.\n")
+    clock.now += 5
+    index = store.current()
+    assert store.last_build.tokenised == 1  # the four others were reused, not re-read
+    fresh = IndexStore(corpus, tmp_path / "fresh").current()
+    for question in (["zebra", "trade"], ["avocado", "close"], ["tbd", "lab", "lead"]):
+        assert index.search(question, 5) == fresh.search(question, 5)
+    assert [index.passage(i).text for i in range(index.size)] == [
+        fresh.passage(i).text for i in range(fresh.size)
+    ]
+
+
+def test_many_files_are_tokenised_in_parallel_with_the_same_result(tmp_path: Path) -> None:
+    corpus = tmp_path / "many"
+    corpus.mkdir()
+    for n in range(80):
+        (corpus / f"a{n:03d}.txt").write_text(
+            f"Story {n} about widgets number {n % 7} and gadgets.\n\n"
+            f"The {['red', 'blue', 'green'][n % 3]} widget maker sold {n} units in week {n}.\n"
+        )
+    serial = store_module.build_index(corpus, tmp_path / "s", workers=1)
+    parallel = store_module.build_index(corpus, tmp_path / "p", workers=2)
+    assert (serial.articles, serial.paragraphs) == (parallel.articles, parallel.paragraphs) == (
+        80, 160,
+    )
+    a = store_module.SearchIndex(serial.directory)
+    b = store_module.SearchIndex(parallel.directory)
+    for query in (["red", "widget"], ["gadget"], ["unit", "week", "42"]):
+        assert a.search(query, 10) == b.search(query, 10)
