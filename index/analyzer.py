@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import lru_cache
+from itertools import chain
 
 import snowballstemmer
 
@@ -139,11 +140,24 @@ def _number_terms(raw: str) -> list[str]:
     return terms
 
 
+@lru_cache(maxsize=1_000_000)
+def _word_only(raw: str) -> tuple[str, ...]:
+    return _word(raw)[0]
+
+
+_WORD_RE = re.compile(r"[^\W\d_](?:[\w']*\w)?(?:-\w+)*")
+_NEEDS_FULL_PASS = re.compile(r"[\d:]")
+
+
 def tokenize(text: str) -> list[str]:
     """Index terms of ``text``, in order, repeats kept (BM25 counts them)."""
     text = (text if text.isascii() else fold(text)).casefold()
     # Possessives: "meta's" and "metas'" index as "meta".
     text = text.replace("'s ", " ").replace("s' ", "s ")
+    if not _NEEDS_FULL_PASS.search(text):
+        # No digits and no colons: no numbers, money or tickers, only words, so the
+        # words' cached terms can be strung together without a Python-level loop.
+        return list(chain.from_iterable(map(_word_only, _WORD_RE.findall(text))))
     terms: list[str] = []
     extend = terms.extend
     previous_word: str | None = None

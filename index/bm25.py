@@ -21,6 +21,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -32,6 +33,7 @@ EPSILON = 0.25
 
 FIRST_CHUNK = 2048  # postings read from each list before the first stopping check
 SLACK = 1e-5  # relative margin for float32 weights when deciding what can be skipped
+MAX_RESCORE = 2000  # paragraphs scored exactly at the end; with more in doubt, read on
 
 
 def okapi_idf(
@@ -151,9 +153,15 @@ class BM25Index:
         order = np.argsort(query_terms)
         sorted_terms = query_terms[order]
         sorted_weights = np.fromiter(weights.values(), np.float64, len(weights))[order]
-        qw = sorted_weights[np.searchsorted(sorted_terms, terms)]
+        slot = np.searchsorted(sorted_terms, terms)
+        qw = sorted_weights[slot]
         part = qw * (tf * (self.k1 + 1) / (tf + self.k1 * (1 - self.b + self.b * dl / self.avgdl)))
-        return np.bincount(owner, weights=part, minlength=len(docs)).astype(np.float64)
+        # Add each paragraph's parts in query-term order, so two paragraphs with the same
+        # counts and length get bit-identical scores and tie exactly, as in rank_bm25.
+        by_query_order = np.argsort(order[slot], kind="stable")
+        return np.bincount(
+            owner[by_query_order], weights=part[by_query_order], minlength=len(docs)
+        ).astype(np.float64)
 
     def all_scores(self, term_ids: Sequence[int]) -> npt.NDArray[np.float64]:
         """Every paragraph's score (a full scan; for tests and tiny corpora)."""
@@ -185,8 +193,10 @@ class BM25Index:
             if end > start:
                 lists.append(_Cursor(weight, end, start))
         acc = self._accumulator()
-        seen: list[npt.NDArray[np.int32]] = []
+        seen: list[npt.NDArray[Any]] = []
+        read_total = 0
         chunk = FIRST_CHUNK
+        keep: npt.NDArray[Any] = np.zeros(0, np.int64)
         try:
             while True:
                 for cursor in lists:
@@ -196,22 +206,33 @@ class BM25Index:
                     ids = self.impact_ids[cursor.read : stop]
                     acc[ids] += cursor.weight * self.impact_weights[cursor.read : stop]
                     seen.append(ids)
+                    read_total += stop - cursor.read
                     cursor.read = stop
                 # What an unread posting could still add, summed over the lists.
                 remaining = sum(
                     c.weight * float(self.impact_weights[c.read]) for c in lists if c.read < c.end
                 ) * (1 + SLACK)
-                candidates = np.unique(np.concatenate(seen)) if len(seen) > 1 else seen[0]
+                if read_total > self.n_docs // 16:  # cheaper to sweep the accumulator
+                    candidates = np.flatnonzero(acc)
+                else:
+                    candidates = np.unique(np.concatenate(seen))
                 seen = [candidates]
                 partial = acc[candidates]
+                threshold = 0.0
                 if len(candidates) >= k:
                     threshold = float(np.partition(partial, len(partial) - k)[len(partial) - k])
-                else:
-                    threshold = 0.0
-                if remaining == 0 or (len(candidates) >= k and remaining < threshold * (1 - SLACK)):
+                floor = threshold * (1 - SLACK)
+                if remaining == 0:
+                    keep = candidates[partial >= floor]
                     break
+                if len(candidates) >= k and remaining < floor:
+                    # Nothing unseen can reach the top k; rescore the seen paragraphs that
+                    # still might, unless too many are in doubt: then read on.
+                    doubtful = partial + remaining >= floor
+                    if int(doubtful.sum()) <= MAX_RESCORE:
+                        keep = candidates[doubtful]
+                        break
                 chunk *= 4
-            keep = candidates[partial + remaining >= threshold * (1 - SLACK)]
         finally:
             for ids in seen:
                 acc[ids] = 0.0

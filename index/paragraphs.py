@@ -91,6 +91,9 @@ def is_boilerplate(text: str) -> bool:
     words = _words(stripped)
     if not any(c.isalpha() for c in stripped):
         return True  # "01", "18117862238", "***": section numbers, phone numbers, rules
+    if words > 40:
+        return False  # page furniture is short; a long paragraph is reporting (even on
+        # copyright or newsletters), and checking it would cost every build dearly
     if _CONTACT.search(stripped) or _COPYRIGHT.search(stripped) or _TEASER.search(stripped):
         return True
     if _IMAGE.search(stripped) and words <= 25:
@@ -113,11 +116,18 @@ def _looks_like_heading(text: str) -> bool:
     )
 
 
+_ODD_SPACES = ("  ", "\t", "\u00a0", "\u2009", "\u202f", "\u3000")
+
+
 def _clean(text: str) -> str:
-    return _SPACE_RE.sub(" ", text).strip()
+    text = text.strip()
+    return _SPACE_RE.sub(" ", text) if any(c in text for c in _ODD_SPACES) else text
 
 
 def _norm(text: str) -> str:
+    """Text compared without case and punctuation (titles, repeated lines: short ones)."""
+    if len(text) > 300:
+        return text  # a long paragraph is not a repeated title; spare the regex
     return re.sub(r"\W+", " ", text.casefold()).strip()
 
 

@@ -18,7 +18,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
@@ -137,7 +137,10 @@ class SearchIndex:
         terms: list[str] = json.loads((directory / "vocab.json").read_text(encoding="utf-8"))
         self.terms = terms
         self.vocab = {term: i for i, term in enumerate(terms)}
-        arrays = {name: np.load(directory / f"{name}.npy", mmap_mode="r") for name in _ARRAYS}
+        # Memory-mapped, then viewed as plain arrays (slicing a np.memmap is slow).
+        arrays = {
+            name: np.asarray(np.load(directory / f"{name}.npy", mmap_mode="r")) for name in _ARRAYS
+        }
         params = self.meta["params"]
         self.bm25 = bm25.BM25Index(
             forward=bm25.Forward(arrays["fwd_indptr"], arrays["fwd_terms"], arrays["fwd_tfs"]),
@@ -252,30 +255,37 @@ class BuildReport:
 
 @dataclass
 class _Tokenised:
-    """One article, read, split and tokenised (in a worker process when there are many)."""
+    """One article, read, split and tokenised (in a worker process when there are many).
+
+    ``terms`` index into the vocabulary of the chunk of files it was read with, until the
+    main process maps them to the index's vocabulary.
+    """
 
     info: dict[str, Any]
-    paragraphs: list[tuple[int, str, str]]
-    vocab: list[str]  # this article's own term list; ``terms`` index into it
+    lines: bytes  # its paragraphs, encoded as lines of paragraphs.jsonl
+    line_lengths: list[int]
     terms: np.ndarray
     tfs: np.ndarray
     sizes: np.ndarray  # distinct terms per paragraph
 
 
-def _tokenise(corpus_dir: Path, path: Path, manifest: dict[str, dict[str, str]]) -> _Tokenised:
+def _tokenise(
+    corpus_dir: Path, path: Path, manifest: dict[str, dict[str, str]], local: dict[str, int]
+) -> _Tokenised:
     article = load_article(corpus_dir, path, manifest)
     st = path.stat()
-    paragraphs = [(p.number, p.heading, p.text) for p in split_paragraphs(article)]
-    local: dict[str, int] = {}
     terms: list[int] = []
     tfs: list[int] = []
     sizes: list[int] = []
-    for _, heading, text in paragraphs:
+    lines: list[bytes] = []
+    for paragraph in split_paragraphs(article):
+        heading, text = paragraph.heading, paragraph.text
         counts = Counter(tokenize(f"{heading}\n{text}" if heading else text))
-        for term, tf in counts.items():
-            terms.append(local.setdefault(term, len(local)))
-            tfs.append(min(tf, 65535))
+        terms.extend(map(local.__getitem__, counts))  # new terms numbered by the default
+        tfs.extend(counts.values())
         sizes.append(len(counts))
+        record = {"n": paragraph.number, "h": heading, "t": text}
+        lines.append((json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))
     info = {
         "id": article.id,
         "title": article.title,
@@ -289,26 +299,30 @@ def _tokenise(corpus_dir: Path, path: Path, manifest: dict[str, dict[str, str]])
     }
     return _Tokenised(
         info,
-        paragraphs,
-        list(local),
+        b"".join(lines),
+        [len(line) for line in lines],
         np.asarray(terms, np.int32),
-        np.asarray(tfs, np.uint16),
+        np.minimum(np.asarray(tfs, np.int64), 65535).astype(np.uint16),
         np.asarray(sizes, np.int64),
     )
 
 
 def _tokenise_many(
     corpus_dir: Path, paths: list[Path], manifest: dict[str, dict[str, str]]
-) -> list[_Tokenised | CorpusError]:
+) -> tuple[list[str], list[_Tokenised | CorpusError]]:
+    """A chunk of files, with one vocabulary for the chunk (far fewer strings to send
+    back and map than one per article)."""
+    local: defaultdict[str, int] = defaultdict()
+    local.default_factory = local.__len__  # a new term gets the next number
     results: list[_Tokenised | CorpusError] = []
     for path in paths:
         try:
-            results.append(_tokenise(corpus_dir, path, manifest))
+            results.append(_tokenise(corpus_dir, path, manifest, local))
         except CorpusError as exc:
             results.append(exc)
         except FileNotFoundError:
             results.append(CorpusError(path, "the file vanished while it was being read"))
-    return results
+    return list(local), results
 
 
 PARALLEL_FROM = 64  # articles to tokenise before it pays to start worker processes
@@ -316,13 +330,31 @@ CHUNK_FILES = 32
 
 
 def _tokenised_stream(
-    corpus_dir: Path, paths: list[Path], manifest: dict[str, dict[str, str]], workers: int
+    corpus_dir: Path,
+    paths: list[Path],
+    manifest: dict[str, dict[str, str]],
+    workers: int,
+    vocab: dict[str, int],
 ) -> Generator[_Tokenised | CorpusError, None, None]:
-    """Tokenised articles in ``paths`` order, on ``workers`` processes when it pays."""
+    """Tokenised articles in ``paths`` order, their terms mapped into ``vocab``; on
+    ``workers`` processes when it pays."""
+
+    def mapped(
+        chunk: tuple[list[str], list[_Tokenised | CorpusError]],
+    ) -> Iterator[_Tokenised | CorpusError]:
+        chunk_vocab, results = chunk
+        remap = np.fromiter(
+            (vocab.setdefault(t, len(vocab)) for t in chunk_vocab), np.int32, len(chunk_vocab)
+        )
+        for result in results:
+            if isinstance(result, _Tokenised) and len(result.terms):
+                result.terms = remap[result.terms]
+            yield result
+
     chunks = [paths[i : i + CHUNK_FILES] for i in range(0, len(paths), CHUNK_FILES)]
     if workers <= 1 or len(paths) < PARALLEL_FROM:
         for chunk in chunks:
-            yield from _tokenise_many(corpus_dir, chunk, manifest)
+            yield from mapped(_tokenise_many(corpus_dir, chunk, manifest))
         return
     # "spawn", not "fork": the bots rebuild from a thread, and forking a threaded
     # process can leave a lock held forever in the child.
@@ -334,13 +366,13 @@ def _tokenised_stream(
         ]
         next_chunk = len(pending)
         while pending:
-            results = pending.pop(0).result()
+            done = pending.pop(0).result()
             if next_chunk < len(chunks):  # keep a bounded number of chunks in flight
                 pending.append(
                     pool.submit(_tokenise_many, corpus_dir, chunks[next_chunk], manifest)
                 )
                 next_chunk += 1
-            yield from results
+            yield from mapped(done)
 
 
 def _reusable(
@@ -393,9 +425,9 @@ def build_index(
         plan.append((path, old))
     to_read = [path for path, old in plan if old is None]
     bar = _progress_bar(len(files)) if progress and len(to_read) >= 200 else None
-    stream = _tokenised_stream(corpus_dir, to_read, manifest, workers or os.cpu_count() or 1)
-    target = Path(tempfile.mkdtemp(prefix=".build-", dir=index_dir))
     vocab: dict[str, int] = dict(previous.vocab) if reusable and previous else {}
+    stream = _tokenised_stream(corpus_dir, to_read, manifest, workers or os.cpu_count() or 1, vocab)
+    target = Path(tempfile.mkdtemp(prefix=".build-", dir=index_dir))
     old_forward = previous.bm25.forward if reusable and previous else None
     errors: list[CorpusError] = []
     infos: list[dict[str, Any]] = []
@@ -439,23 +471,14 @@ def build_index(
                     if isinstance(result, CorpusError):
                         errors.append(result)
                         continue
-                    remap = np.fromiter(
-                        (vocab.setdefault(t, len(vocab)) for t in result.vocab),
-                        np.int32,
-                        len(result.vocab),
-                    )
-                    term_chunks.append(remap[result.terms] if len(result.terms) else result.terms)
+                    term_chunks.append(result.terms)
                     tf_chunks.append(result.tfs)
                     size_chunks.append(result.sizes)
-                    for number, heading, text in result.paragraphs:
-                        line = json.dumps(
-                            {"n": number, "h": heading, "t": text}, ensure_ascii=False
-                        )
-                        data = (line + "\n").encode("utf-8")
-                        out.write(data)
-                        offsets.append(offsets[-1] + len(data))
+                    out.write(result.lines)
+                    for length in result.line_lengths:
+                        offsets.append(offsets[-1] + length)
                     info = result.info
-                    paragraphs = len(result.paragraphs)
+                    paragraphs = len(result.line_lengths)
                 info["first_paragraph"] = len(article_of)
                 info["paragraph_count"] = paragraphs
                 article_of.extend([len(infos)] * paragraphs)

@@ -1,0 +1,321 @@
+"""Benchmark citebot's index against rank_bm25 on generated news-like corpora.
+
+    .venv/bin/python bench/run.py                       # 10k, 100k and 1M paragraphs
+    .venv/bin/python bench/run.py --sizes 10000 --queries 100
+
+For each size it generates a corpus folder (articles of 100 paragraphs, 40-120 words
+each, vocabulary drawn from a Zipf distribution), then measures, each in a fresh
+process so the figures do not leak into one another:
+
+* citebot: build from the folder (reading, splitting, tokenising and indexing), index
+  size on disk, load time, peak memory while building and while serving, and query
+  latency (top 10) over a few hundred 3-8 word questions, plus a whole answer (clean,
+  search, pick the sentence, render) for each;
+* rank_bm25.BM25Okapi on the very same tokens: build time, peak memory, and query
+  latency (all queries at 10k, fewer at larger sizes: it scans every paragraph);
+
+and checks that both return the same top 10 (ids, and scores within 1e-6).  It prints
+a table and writes everything to ``bench/results.json``.  A script, not a test: timings
+on shared machines are noisy, so report ratios measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+SEED = 20261123
+VOCABULARY = 60_000
+ZIPF = 1.07
+PARAGRAPHS_PER_ARTICLE = 100
+
+
+def _words() -> list[str]:
+    import numpy as np
+
+    rng = np.random.default_rng(SEED)
+    syllables = [a + b for a in "bcdfghjklmnprstvz" for b in "aeiou"]
+    words: list[str] = []
+    seen: set[str] = set()
+    while len(words) < VOCABULARY:
+        word = "".join(rng.choice(syllables, size=int(rng.integers(2, 5))))
+        if word not in seen:
+            seen.add(word)
+            words.append(word)
+    return words
+
+
+def _zipf_weights(n: int) -> Any:
+    import numpy as np
+
+    weights = 1.0 / np.arange(1, n + 1) ** ZIPF
+    return weights / weights.sum()
+
+
+def generate(folder: Path, paragraphs: int) -> None:
+    """Articles of news-like paragraphs; kept between runs (a marker file says done)."""
+    import numpy as np
+
+    marker = folder / ".complete"
+    if marker.exists():
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    words = np.array(_words())
+    weights = _zipf_weights(len(words))
+    rng = np.random.default_rng(SEED + paragraphs)
+    for start in range(0, paragraphs, PARAGRAPHS_PER_ARTICLE):
+        count = min(PARAGRAPHS_PER_ARTICLE, paragraphs - start)
+        lengths = rng.integers(40, 121, size=count)
+        drawn = words[rng.choice(len(words), size=int(lengths.sum()), p=weights)]
+        lines, at = [], 0
+        for length in lengths:
+            chunk = drawn[at : at + length]
+            at += length
+            lines.append(chunk[0].capitalize() + " " + " ".join(chunk[1:]) + ".")
+        article = folder / f"article-{start // PARAGRAPHS_PER_ARTICLE:06d}.txt"
+        article.write_text("\n\n".join(lines) + "\n", encoding="utf-8")
+    marker.write_text("ok")
+
+
+def questions(count: int) -> list[str]:
+    """3-8 word questions with words drawn like the corpus's (common and rare alike)."""
+    import numpy as np
+
+    words = np.array(_words())
+    weights = _zipf_weights(len(words))
+    rng = np.random.default_rng(SEED - 1)
+    return [
+        " ".join(words[rng.choice(len(words), size=int(rng.integers(3, 9)), p=weights)])
+        for _ in range(count)
+    ]
+
+
+def _peak_mb() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(own, children) / 1024  # Linux reports KiB
+
+
+def _percentiles(seconds: list[float]) -> dict[str, float]:
+    ms = sorted(s * 1000 for s in seconds)
+
+    def pick(q: float) -> float:
+        return ms[min(len(ms) - 1, int(round(q * (len(ms) - 1))))]
+
+    return {"p50_ms": pick(0.5), "p95_ms": pick(0.95), "p99_ms": pick(0.99), "n": len(ms)}
+
+
+# -- the measurements, each run in its own process ------------------------------------------
+
+
+def job_build(corpus: str, index_dir: str) -> dict[str, Any]:
+    from index.store import IndexStore
+
+    store = IndexStore(Path(corpus), Path(index_dir))
+    started = time.perf_counter()
+    report = store.refresh(force=True)
+    seconds = time.perf_counter() - started
+    assert report is not None
+    size = sum(p.stat().st_size for p in report.directory.iterdir())
+    return {
+        "build_s": seconds,
+        "index_mb": size / 2**20,
+        "build_peak_mb": _peak_mb(),
+        "paragraphs": report.paragraphs,
+        "terms": report.terms,
+        "directory": str(report.directory),
+    }
+
+
+def job_serve(directory: str, corpus: str, count: int) -> dict[str, Any]:
+    from bot.answer import Answerer
+    from bot.render.text import render_answer
+    from index.analyzer import tokenize_question
+    from index.store import SearchIndex
+
+    started = time.perf_counter()
+    index = SearchIndex(Path(directory))
+    load = time.perf_counter() - started
+    asked = questions(count)
+    index.search(tokenize_question(asked[0]), 10)  # first touch of the mapped files
+    search_times, answer_times = [], []
+    for question in asked:
+        terms = tokenize_question(question)
+        t = time.perf_counter()
+        index.search(terms, 10)
+        search_times.append(time.perf_counter() - t)
+    answerer = Answerer(lambda: index)
+    for question in asked:
+        t = time.perf_counter()
+        render_answer(answerer.answer(question))
+        answer_times.append(time.perf_counter() - t)
+    return {
+        "load_s": load,
+        "search": _percentiles(search_times),
+        "answer": _percentiles(answer_times),
+        "serve_peak_mb": _peak_mb(),
+    }
+
+
+def job_rank_bm25(directory: str, count: int) -> dict[str, Any]:
+    import numpy as np
+    from rank_bm25 import BM25Okapi
+
+    from index.analyzer import tokenize_question
+    from index.store import SearchIndex
+
+    index = SearchIndex(Path(directory))
+    forward = index.bm25.forward
+    terms = index.terms
+    indptr = np.asarray(forward.indptr)
+    term_ids = np.asarray(forward.terms)
+    tfs = np.asarray(forward.tfs)
+    docs = []
+    for d in range(index.size):  # the very tokens citebot indexed (BM25 ignores order)
+        lo, hi = indptr[d], indptr[d + 1]
+        docs.append(
+            [terms[t] for t, n in zip(term_ids[lo:hi], tfs[lo:hi], strict=True) for _ in range(n)]
+        )
+    del index
+    started = time.perf_counter()
+    reference = BM25Okapi(docs)
+    build = time.perf_counter() - started
+    del docs
+    asked = questions(count)
+    times, tops = [], []
+    for question in asked:
+        query = tokenize_question(question)
+        t = time.perf_counter()
+        scores = reference.get_scores(query)
+        top = np.argsort(-scores, kind="stable")[:10]
+        times.append(time.perf_counter() - t)
+        tops.append([(int(i), float(scores[i])) for i in top if scores[i] > 0])
+    return {"build_s": build, "search": _percentiles(times), "peak_mb": _peak_mb(), "tops": tops}
+
+
+def job_tops(directory: str, count: int) -> list[list[tuple[int, float]]]:
+    from index.analyzer import tokenize_question
+    from index.store import SearchIndex
+
+    index = SearchIndex(Path(directory))
+    return [index.search(tokenize_question(q), 10) for q in questions(count)]
+
+
+def _run_job(name: str, *args: Any) -> Any:
+    done = subprocess.run(
+        [sys.executable, __file__, "--job", name, json.dumps(args)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{name} failed:\n{done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _same_top10(ours: list[list[Any]], theirs: list[list[Any]]) -> bool:
+    for a, b in zip(ours, theirs, strict=False):
+        # rank_bm25 breaks ties by position in its argsort; compare by (-score, id).
+        b_sorted = sorted(b, key=lambda x: (-x[1], x[0]))
+        if [i for i, _ in a] != [i for i, _ in b_sorted]:
+            return False
+        if any(abs(x[1] - y[1]) > 1e-6 * abs(y[1]) for x, y in zip(a, b_sorted, strict=True)):
+            return False
+    return True
+
+
+def bench(size: int, workdir: Path, queries: int, reference_queries: int) -> dict[str, Any]:
+    corpus = workdir / f"corpus-{size}"
+    started = time.perf_counter()
+    generate(corpus, size)
+    print(f"[{size}] corpus ready ({time.perf_counter() - started:.0f} s)", flush=True)
+    built = _run_job("build", str(corpus), str(workdir / f"index-{size}"))
+    print(f"[{size}] built in {built['build_s']:.1f} s", flush=True)
+    served = _run_job("serve", built["directory"], str(corpus), queries)
+    print(f"[{size}] search p50 {served['search']['p50_ms']:.2f} ms", flush=True)
+    reference = _run_job("rank_bm25", built["directory"], reference_queries)
+    ours = _run_job("tops", built["directory"], reference_queries)
+    same = _same_top10(ours, reference.pop("tops"))
+    print(
+        f"[{size}] rank_bm25 p50 {reference['search']['p50_ms']:.1f} ms; same top 10: {same}",
+        flush=True,
+    )
+    return {
+        "paragraphs": size,
+        "citebot": {**built, **served},
+        "rank_bm25": reference,
+        "identical_top10": same,
+        "speedup_p50": reference["search"]["p50_ms"] / served["search"]["p50_ms"],
+    }
+
+
+def table(results: list[dict[str, Any]]) -> str:
+    rows = [
+        "| paragraphs | engine | build s | index MB | load s | peak MB build | peak MB serve "
+        "| query p50 ms | p95 ms | p99 ms | answer p50 ms | same top-10 |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in results:
+        c, ref = r["citebot"], r["rank_bm25"]
+        rows.append(
+            f"| {r['paragraphs']:,} | citebot | {c['build_s']:.1f} | {c['index_mb']:.0f} | "
+            f"{c['load_s']:.2f} | {c['build_peak_mb']:.0f} | {c['serve_peak_mb']:.0f} | "
+            f"{c['search']['p50_ms']:.2f} | {c['search']['p95_ms']:.2f} | "
+            f"{c['search']['p99_ms']:.2f} | {c['answer']['p50_ms']:.2f} | "
+            f"{'yes' if r['identical_top10'] else 'NO'} |"
+        )
+        rows.append(
+            f"| {r['paragraphs']:,} | rank_bm25 | {ref['build_s']:.1f} | - | - | "
+            f"{ref['peak_mb']:.0f} | - | {ref['search']['p50_ms']:.1f} | "
+            f"{ref['search']['p95_ms']:.1f} | {ref['search']['p99_ms']:.1f} | - | "
+            f"({ref['search']['n']} queries) |"
+        )
+        rows.append(f"| | speed-up (p50) | | | | | | **{r['speedup_p50']:.0f}x** | | | | |")
+    return "\n".join(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/citebot-bench"))
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "results.json")
+    parser.add_argument("--job", help=argparse.SUPPRESS)
+    parser.add_argument("args", nargs="?", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.job:
+        jobs = {
+            "build": job_build,
+            "serve": job_serve,
+            "rank_bm25": job_rank_bm25,
+            "tops": job_tops,
+        }
+        print(json.dumps(jobs[args.job](*json.loads(args.args))))
+        return
+    results = []
+    for size in (int(s) for s in args.sizes.split(",")):
+        reference_queries = args.queries if size <= 10_000 else (50 if size <= 100_000 else 5)
+        results.append(bench(size, args.workdir, args.queries, reference_queries))
+    machine = (
+        f"{platform.machine()}, {os.cpu_count()} cores, "
+        f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB, "
+        f"Python {platform.python_version()}"
+    )
+    out = {"machine": machine, "date": time.strftime("%Y-%m-%d"), "results": results}
+    args.out.write_text(json.dumps(out, indent=1))
+    print(f"\n{machine}\n\n{table(results)}")
+
+
+if __name__ == "__main__":
+    main()
