@@ -41,12 +41,13 @@ from index.paragraphs import split_paragraphs
 
 log = logging.getLogger(__name__)
 
-INDEX_FORMAT = 2
+INDEX_FORMAT = 4
 _POINTER = "CURRENT"
 _ARRAYS = (
-    "fwd_indptr",
-    "fwd_terms",
-    "fwd_tfs",
+    "dense_terms",
+    "dense_rows",
+    "doc_ids",
+    "doc_tfs",
     "doc_len",
     "idf",
     "indptr",
@@ -143,13 +144,16 @@ class SearchIndex:
         }
         params = self.meta["params"]
         self.bm25 = bm25.BM25Index(
-            forward=bm25.Forward(arrays["fwd_indptr"], arrays["fwd_terms"], arrays["fwd_tfs"]),
             doc_len=arrays["doc_len"],
             avgdl=float(self.meta["avgdl"]),
             idf=arrays["idf"],
             indptr=arrays["indptr"],
             impact_ids=arrays["impact_ids"],
             impact_weights=arrays["impact_weights"],
+            doc_ids=arrays["doc_ids"],
+            doc_tfs=arrays["doc_tfs"],
+            dense_terms=arrays["dense_terms"],
+            dense_rows=arrays["dense_rows"],
             k1=float(params["k1"]),
             b=float(params["b"]),
         )
@@ -428,7 +432,9 @@ def build_index(
     vocab: dict[str, int] = dict(previous.vocab) if reusable and previous else {}
     stream = _tokenised_stream(corpus_dir, to_read, manifest, workers or os.cpu_count() or 1, vocab)
     target = Path(tempfile.mkdtemp(prefix=".build-", dir=index_dir))
-    old_forward = previous.bm25.forward if reusable and previous else None
+    # Unchanged articles keep their term counts: the index is turned back into
+    # paragraph -> terms once, instead of every article being tokenised again.
+    old_forward = previous.bm25.forward() if reusable and previous else None
     errors: list[CorpusError] = []
     infos: list[dict[str, Any]] = []
     term_chunks: list[np.ndarray] = []
@@ -495,14 +501,15 @@ def build_index(
         del term_chunks, tf_chunks, size_chunks
         index = bm25.build(forward, n_terms=len(vocab))
         arrays: dict[str, np.ndarray] = {
-            "fwd_indptr": forward.indptr,
-            "fwd_terms": forward.terms,
-            "fwd_tfs": forward.tfs,
             "doc_len": index.doc_len,
             "idf": index.idf,
             "indptr": index.indptr,
             "impact_ids": index.impact_ids,
             "impact_weights": index.impact_weights,
+            "doc_ids": index.doc_ids,
+            "doc_tfs": index.doc_tfs,
+            "dense_terms": index.dense_terms,
+            "dense_rows": index.dense_rows,
             "offsets": np.asarray(offsets, np.int64),
             "article_of": np.asarray(article_of, np.int32),
         }

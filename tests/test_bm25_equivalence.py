@@ -21,9 +21,12 @@ def _index(docs: list[list[str]]) -> tuple[bm25.BM25Index, dict[str, int]]:
     return bm25.build(forward, n_terms=len(vocab)), vocab
 
 
-def _compare(docs: list[list[str]], queries: list[list[str]], k: int = 10) -> None:
+def _compare(
+    docs: list[list[str]], queries: list[list[str]], k: int = 10, dense: bool = False
+) -> None:
     reference = BM25Okapi(docs)
     index, vocab = _index(docs)
+    assert bool(len(index.dense_terms)) == dense
     for query in queries:
         expected = reference.get_scores(query)
         ids = [vocab[t] for t in query if t in vocab]
@@ -59,7 +62,12 @@ def test_equal_to_rank_bm25_on_the_seed_corpus() -> None:
     _compare(docs, queries)
 
 
-def test_equal_to_rank_bm25_on_a_generated_corpus_of_10000_paragraphs() -> None:
+@pytest.mark.parametrize("dense", [False, True], ids=["postings", "dense-common-terms"])
+def test_equal_to_rank_bm25_on_a_generated_corpus_of_10000_paragraphs(
+    dense: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if dense:  # the most common terms as dense rows, as in corpora of 100k paragraphs up
+        monkeypatch.setattr(bm25, "DENSE_FROM", 0)
     rng = np.random.default_rng(7)
     vocabulary = np.array([f"w{i}" for i in range(5000)])
     weights = 1.0 / np.arange(1, 5001) ** 1.1
@@ -72,7 +80,7 @@ def test_equal_to_rank_bm25_on_a_generated_corpus_of_10000_paragraphs() -> None:
     queries += [list(rng.choice(vocabulary, size=5, p=weights)) for _ in range(25)]  # common
     queries.append(["w0", "w0", "w1"])  # a repeated term counts twice, as in rank_bm25
     queries.append(["w0", "w1", "w2", "w3"])  # only the longest lists: the hardest case
-    _compare(docs, queries)
+    _compare(docs, queries, dense=dense)
 
 
 def test_idf_floor_and_the_exactly_half_quirk() -> None:
