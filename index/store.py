@@ -591,8 +591,8 @@ class IndexStore:
             name = pointer.read_text(encoding="utf-8").strip()
             index = SearchIndex(self.index_dir / name)
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            if pointer.exists():
-                log.warning("stored index unusable, rebuilding: %s", exc)
+            if pointer.exists():  # an older format after an upgrade, or damage: rebuild
+                log.info("rebuilding the index: %s", exc)
             return None
         if index.meta.get("analyzer_version") != ANALYZER_VERSION:
             index.close()
