@@ -38,6 +38,10 @@ class SeeAlso:
     paragraph: int
     url: str
 
+    @classmethod
+    def of(cls, article: ArticleInfo, passage: Passage) -> SeeAlso:
+        return cls(article.id, article.display_title, article.source, passage.number, article.url)
+
 
 @dataclass(frozen=True)
 class Citation:
@@ -53,6 +57,24 @@ class Citation:
     heading: str = ""
     highlight: str = ""  # the sentence of this passage that best answers, if any
     also_reported_by: tuple[SeeAlso, ...] = ()
+
+    @classmethod
+    def of(
+        cls, article: ArticleInfo, passage: Passage, *, rank: int, score: float, highlight: str
+    ) -> Citation:
+        return cls(
+            rank=rank,
+            article=article.id,
+            title=article.display_title,
+            source=article.source,
+            url=article.url,
+            date=article.date,
+            paragraph=passage.number,
+            text=passage.text,
+            heading=passage.heading,
+            score=score,
+            highlight=highlight,
+        )
 
     @property
     def ref(self) -> str:
@@ -237,28 +259,16 @@ class Answerer:
                 if earlier.article != article.id and all(
                     s.article != article.id for s in earlier.also_reported_by
                 ):
-                    also = SeeAlso(
-                        article.id,
-                        article.display_title,
-                        article.source,
-                        passage.number,
-                        article.url,
-                    )
+                    also = SeeAlso.of(article, passage)
                     kept[duplicate_of] = (
                         _with(earlier, also_reported_by=(*earlier.also_reported_by, also)),
                         seen,
                     )
                 continue
-            citation = Citation(
+            citation = Citation.of(
+                article,
+                passage,
                 rank=len(kept) + 1,
-                article=article.id,
-                title=article.display_title,
-                source=article.source,
-                url=article.url,
-                date=article.date,
-                paragraph=passage.number,
-                text=passage.text,
-                heading=passage.heading,
                 score=score,
                 highlight=best_sentence(passage.text, weights),
             )

@@ -124,9 +124,7 @@ def _key_passages(index: SearchIndex, members: list[ArticleInfo]) -> list[Citati
         if duplicate is not None:
             earlier, seen = chosen[duplicate]
             if earlier.article != article.id:
-                also = SeeAlso(
-                    article.id, article.display_title, article.source, passage.number, article.url
-                )
+                also = SeeAlso.of(article, passage)
                 chosen[duplicate] = (
                     replace(earlier, also_reported_by=(*earlier.also_reported_by, also)),
                     seen,
@@ -135,17 +133,11 @@ def _key_passages(index: SearchIndex, members: list[ArticleInfo]) -> list[Citati
         if article.id in used_articles and len(used_articles) < len(members):
             continue  # first one passage from each article, if the story has several
         used_articles.add(article.id)
-        citation = Citation(
+        citation = Citation.of(
+            article,
+            passage,
             rank=len(chosen) + 1,
-            article=article.id,
-            title=article.display_title,
-            source=article.source,
-            url=article.url,
-            date=article.date,
-            paragraph=passage.number,
-            text=passage.text,
             score=centrality,
-            heading=passage.heading,
             highlight=best_sentence(passage.text, weights),
         )
         chosen.append((citation, content))

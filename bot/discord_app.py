@@ -160,7 +160,7 @@ class CitebotClient(discord.Client):
         try:
             async with message.channel.typing():
                 answer = await asyncio.to_thread(self.core.follow_up, message.content, previous)
-                answer_id = self._record(answer, str(message.channel.id), user)
+                answer_id = self._record(answer, str(message.channel.id), "", user)
                 content, embeds = render.render_answer(answer)
                 sent = await message.reply(
                     content=content or None,
@@ -196,17 +196,9 @@ class CitebotClient(discord.Client):
             return ""
         return None
 
-    def _record(self, answer: Answer, channel: str, user: str, thread: str = "") -> int:
-        return self.state.record_answer(
-            platform=PLATFORM,
-            channel=channel,
-            thread=thread,
-            user_id=user,
-            question=answer.question,
-            context=answer.context,
-            answered=answer.answered,
-            citations=[c.ref for c in answer.citations],
-            shown=answer.offset + len(answer.citations),
+    def _record(self, answer: Answer, channel: str, thread: str, user: str) -> int:
+        return self.state.record(
+            answer, platform=PLATFORM, channel=channel, thread=thread, user=user
         )
 
     # -- application commands ------------------------------------------------------------
@@ -275,7 +267,9 @@ class CitebotClient(discord.Client):
         await interaction.response.defer(thinking=True)
         try:
             answer = await asyncio.to_thread(self.core.ask, question)
-            answer_id = self._record(answer, str(interaction.channel_id), str(interaction.user.id))
+            answer_id = self._record(
+                answer, str(interaction.channel_id), "", str(interaction.user.id)
+            )
             content, embeds = render.render_answer(answer)
             sent = await interaction.followup.send(
                 content=content or discord.utils.MISSING,

@@ -187,16 +187,8 @@ class SlackBot:
                 self._react("reactions_remove", channel, react_to)
 
     def _record(self, answer: Answer, channel: str, thread: str, user: str) -> int:
-        return self.state.record_answer(
-            platform=PLATFORM,
-            channel=channel,
-            thread=thread,
-            user_id=user,
-            question=answer.question,
-            context=answer.context,
-            answered=answer.answered,
-            citations=[c.ref for c in answer.citations],
-            shown=answer.offset + len(answer.citations),
+        return self.state.record(
+            answer, platform=PLATFORM, channel=channel, thread=thread, user=user
         )
 
     def _react(self, method: str, channel: str, ts: str) -> bool:

@@ -17,7 +17,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bot.answer import Answer
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS answers (
@@ -145,6 +148,22 @@ class State:
                 ),
             )
             return int(cursor.lastrowid or 0)
+
+    def record(
+        self, answer: Answer, *, platform: str, channel: str, user: str, thread: str = ""
+    ) -> int:
+        """Log an answer the bot gave (for follow-ups, "More passages" and the digest)."""
+        return self.record_answer(
+            platform=platform,
+            channel=channel,
+            thread=thread,
+            user_id=user,
+            question=answer.question,
+            context=answer.context,
+            answered=answer.answered,
+            citations=[c.ref for c in answer.citations],
+            shown=answer.offset + len(answer.citations),
+        )
 
     def answer(self, answer_id: int) -> AnswerRecord | None:
         with self._tx() as db:
