@@ -341,14 +341,18 @@ _LIST_MARKER = re.compile(r"^-\s+")
 
 
 def best_sentence(text: str, weights: dict[str, float]) -> str:
-    """The sentence holding most of the question's weight; "" when none holds any."""
-    best, best_weight = "", 0.0
+    """The sentence holding most of the question's weight; "" when none holds any.
+
+    Ties go to a real sentence over a list fragment, then to the shorter (more specific).
+    """
+    best, best_key = "", (0.0, False, 0)
     for sentence in split_sentences(text):
         present = set(tokenize(sentence))
-        weight = sum(w for t, w in weights.items() if t in present)
-        # Prefer the more specific of two equally matching sentences: the shorter one.
-        if weight > best_weight + 1e-9 or (
-            abs(weight - best_weight) <= 1e-9 and weight > 0 and len(sentence) < len(best)
-        ):
-            best, best_weight = sentence, weight
+        weight = round(sum(w for t, w in weights.items() if t in present), 9)
+        if weight <= 0:
+            continue
+        whole = not _LIST_MARKER.match(sentence) and len(sentence.split()) >= 6
+        key = (weight, whole, -len(sentence))
+        if key > best_key:
+            best, best_key = sentence, key
     return _LIST_MARKER.sub("", best)

@@ -131,3 +131,16 @@ def test_dev_set_scores_at_least_90_percent_and_declines_every_none(answerer: An
     report = evaluate(answerer, DEV_SET)
     assert report.top3 >= 0.9, report.summary()
     assert report.decline_rate == 1.0, report.summary()
+
+
+def test_highlight_prefers_a_whole_sentence_to_a_list_fragment() -> None:
+    from bot.answer import best_sentence
+
+    text = (
+        "The team also referred to several external open source models, including:\n"
+        "- Google's Gemma\n- OpenAI's GPT-oss (Open Source Version)"
+    )
+    weights = {"open": 1.0, "sourc": 1.0}
+    assert best_sentence(text, weights).startswith("The team also referred")
+    assert best_sentence(text, {"gemma": 1.0}) == "Google's Gemma"
+    assert best_sentence(text, {"absent": 1.0}) == ""
