@@ -23,6 +23,7 @@ from bot.settings import (
     SettingsError,
     load_settings,
     read_config_tables,
+    redact_in_logs,
     secret,
 )
 from bot.state import State
@@ -276,8 +277,9 @@ def cmd_eval(core: Core, args: argparse.Namespace) -> int:
     return 0
 
 
-def _serve_logging(settings: Settings) -> None:
+def _serve_logging(settings: Settings, *secrets: str) -> None:
     logging.getLogger().setLevel(settings.log_level)
+    redact_in_logs(*secrets)
     logging.getLogger("slack_bolt").setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
@@ -292,7 +294,7 @@ def cmd_slack(core: Core, args: argparse.Namespace) -> int:
     from bot import slack_app
 
     slack_app.slack_tokens(args.http)  # a missing token is reported before anything starts
-    _serve_logging(core.settings)
+    _serve_logging(core.settings, "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET")
     state = _bot_state(core, args, "slack")
     slack_app.run(core, state, http=args.http, host=args.host, port=args.port)
     return 0
@@ -324,7 +326,7 @@ def cmd_discord(core: Core, args: argparse.Namespace) -> int:
 
     secret("DISCORD_TOKEN")  # a missing token is reported before anything starts
     guild_ids = discord_app.guild_ids_from_env(os.environ.get("DISCORD_GUILD_IDS", ""))
-    _serve_logging(core.settings)
+    _serve_logging(core.settings, "DISCORD_TOKEN")
     discord_app.run(core, _bot_state(core, args, "discord"), guild_ids=guild_ids)
     return 0
 

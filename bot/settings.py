@@ -8,6 +8,7 @@ from a file the environment names (``SLACK_BOT_TOKEN_FILE``), and are never logg
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import tomllib
 from collections.abc import Mapping
@@ -192,3 +193,32 @@ def secret(name: str, env: Mapping[str, str] | None = None) -> str:
             return value
         raise MissingSecret(f"{name}_FILE names {file_name}, which is empty")
     raise MissingSecret(f"{name} is not set (export {name}=... or point {name}_FILE at a file)")
+
+
+class RedactSecrets(logging.Filter):
+    """Replaces any token's value in a log record with "(redacted)", whoever logged it."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__()
+        self.secrets = [s for s in secrets if len(s) >= 8]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if any(s in message for s in self.secrets):
+            for value in self.secrets:
+                message = message.replace(value, "(redacted)")
+            record.msg, record.args = message, ()
+        return True
+
+
+def redact_in_logs(*names: str, env: Mapping[str, str] | None = None) -> None:
+    """Keep the named secrets out of every log line, on every root handler."""
+    values = []
+    for name in names:
+        try:
+            values.append(secret(name, env))
+        except MissingSecret:
+            continue
+    redactor = RedactSecrets(values)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(redactor)
