@@ -345,40 +345,43 @@ def build(
     df = np.bincount(forward.terms, minlength=n_terms).astype(np.int64)
     idf = okapi_idf(df, n_docs, epsilon)
     owner = np.repeat(np.arange(n_docs, dtype=np.int32), np.diff(forward.indptr))
+    tf = forward.tfs.astype(np.float32)
+    norm = (k1 * (1 - b + b * doc_len.astype(np.float64) / max(avgdl, 1e-9))).astype(np.float32)
+    weights = tf * np.float32(k1 + 1) / (tf + norm[owner])
+    del tf
     # By term, keeping paragraph order within each term (the forward index is in it).
     by_term = np.argsort(forward.terms, kind="stable")
     doc_ids = owner[by_term]
     doc_tfs = np.asarray(forward.tfs)[by_term]
-    del by_term, owner
-    tf = doc_tfs.astype(np.float32)
-    norm = (k1 * (1 - b + b * doc_len.astype(np.float64) / max(avgdl, 1e-9))).astype(np.float32)
-    weights = tf * np.float32(k1 + 1) / (tf + norm[doc_ids])
-    del tf
-    # Within each term, by weight, highest first: the term is already in order, so sort
-    # on (term, inverted weight bits) - non-negative floats order like their bits.
-    term_of = np.repeat(np.arange(n_terms, dtype=np.uint64), df)
-    key = (term_of << np.uint64(32)) | (~weights.view(np.uint32)).astype(np.uint64)
-    del term_of
-    by_impact = np.argsort(key)
-    del key
+    doc_weights = weights[by_term]
+    del by_term, owner, weights
+    # Then each term's postings by weight, highest first: one sort per term is cheaper
+    # than one sort of everything on a (term, weight) key.
     indptr = np.zeros(n_terms + 1, np.int64)
     np.cumsum(df, out=indptr[1:])
+    by_impact = np.arange(len(doc_ids), dtype=np.int64)
+    for term in np.flatnonzero(df > 1).tolist():
+        start, end = int(indptr[term]), int(indptr[term + 1])
+        by_impact[start:end] = start + np.argsort(-doc_weights[start:end], kind="stable")
+    impact_ids = doc_ids[by_impact]
+    impact_weights = doc_weights[by_impact]
+    del by_impact
     dense_terms = (
         np.flatnonzero(df >= n_docs // DENSE_SHARE).astype(np.int32)
         if n_docs >= DENSE_FROM
         else np.zeros(0, np.int32)
     )
     dense_rows = np.zeros((len(dense_terms), n_docs), np.float32)
-    for row, term in enumerate(dense_terms):
-        start, end = indptr[term], indptr[term + 1]
-        dense_rows[row, doc_ids[start:end]] = weights[start:end]
+    for row, dense_term in enumerate(dense_terms.tolist()):
+        start, end = int(indptr[dense_term]), int(indptr[dense_term + 1])
+        dense_rows[row, doc_ids[start:end]] = doc_weights[start:end]
     return BM25Index(
         doc_len=doc_len,
         avgdl=avgdl,
         idf=idf,
         indptr=indptr,
-        impact_ids=doc_ids[by_impact],
-        impact_weights=weights[by_impact],
+        impact_ids=impact_ids,
+        impact_weights=impact_weights,
         doc_ids=doc_ids,
         doc_tfs=doc_tfs,
         dense_terms=dense_terms,

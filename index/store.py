@@ -492,6 +492,7 @@ def build_index(
                 infos.append(info)
         if bar:
             bar[0].stop()
+        read_done = time.perf_counter()
         sizes = np.concatenate(size_chunks) if size_chunks else np.zeros(0, np.int64)
         forward = bm25.Forward(
             indptr=np.concatenate(([0], np.cumsum(sizes))).astype(np.int64),
@@ -500,6 +501,7 @@ def build_index(
         )
         del term_chunks, tf_chunks, size_chunks
         index = bm25.build(forward, n_terms=len(vocab))
+        built = time.perf_counter()
         arrays: dict[str, np.ndarray] = {
             "doc_len": index.doc_len,
             "idf": index.idf,
@@ -532,6 +534,16 @@ def build_index(
             "skipped": [str(e) for e in errors],
         }
         (target / "meta.json").write_text(json.dumps(meta, indent=1), "utf-8")
+        log.info(
+            "indexed %d paragraphs: read and tokenised %d of %d articles in %.1f s, "
+            "postings in %.1f s, saved in %.1f s",
+            len(article_of),
+            len(to_read),
+            len(files),
+            read_done - started,
+            built - read_done,
+            time.perf_counter() - built,
+        )
     except BaseException:
         if bar:
             bar[0].stop()
