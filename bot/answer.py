@@ -241,39 +241,59 @@ class Answerer:
         self, index: SearchIndex, hits: list[tuple[int, float]], weights: dict[str, float]
     ) -> list[Citation]:
         """Citations best first, near-duplicates folded into "also reported by"."""
-        kept: list[tuple[Citation, set[str]]] = []
+        cited = CitationList(self.policy.duplicate_overlap)
         for position, score in hits:
             passage = index.passage(position)
             article = index.article_of(position)
             terms = _content_terms(passage.text)
-            duplicate_of = next(
-                (
-                    i
-                    for i, (_, seen) in enumerate(kept)
-                    if _overlap(terms, seen) >= self.policy.duplicate_overlap
-                ),
-                None,
-            )
-            if duplicate_of is not None:
-                earlier, seen = kept[duplicate_of]
-                if earlier.article != article.id and all(
-                    s.article != article.id for s in earlier.also_reported_by
-                ):
-                    also = SeeAlso.of(article, passage)
-                    kept[duplicate_of] = (
-                        _with(earlier, also_reported_by=(*earlier.also_reported_by, also)),
-                        seen,
-                    )
+            if cited.repeats(article, passage, terms):
                 continue
-            citation = Citation.of(
-                article,
-                passage,
-                rank=len(kept) + 1,
-                score=score,
-                highlight=best_sentence(passage.text, weights),
+            cited.add(
+                Citation.of(
+                    article,
+                    passage,
+                    rank=len(cited) + 1,
+                    score=score,
+                    highlight=best_sentence(passage.text, weights),
+                ),
+                terms,
             )
-            kept.append((citation, terms))
-        return [c for c, _ in kept]
+        return cited.citations
+
+
+class CitationList:
+    """Citations in order; a passage repeating an earlier one in nearly the same words
+    is noted on it as "also reported by" instead of being cited again."""
+
+    def __init__(self, overlap: float) -> None:
+        self.overlap = overlap
+        self._kept: list[tuple[Citation, set[str]]] = []
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    @property
+    def citations(self) -> list[Citation]:
+        return [c for c, _ in self._kept]
+
+    def repeats(self, article: ArticleInfo, passage: Passage, terms: set[str]) -> bool:
+        """True if an earlier citation says the same (then noted on it, once per article)."""
+        for i, (earlier, seen) in enumerate(self._kept):
+            if _overlap(terms, seen) < self.overlap:
+                continue
+            if earlier.article != article.id and all(
+                s.article != article.id for s in earlier.also_reported_by
+            ):
+                also = SeeAlso.of(article, passage)
+                self._kept[i] = (
+                    _with(earlier, also_reported_by=(*earlier.also_reported_by, also)),
+                    seen,
+                )
+            return True
+        return False
+
+    def add(self, citation: Citation, terms: set[str]) -> None:
+        self._kept.append((citation, terms))
 
 
 _NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w'-]*[a-z][\w'-]*\b")

@@ -9,11 +9,11 @@ import re
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
-from bot.answer import Citation, SeeAlso, best_sentence
+from bot.answer import Citation, CitationList, best_sentence
 from bot.core import Core
 from bot.schedule import DigestSchedule, Subscription, handle_command
 from bot.state import State
@@ -108,42 +108,29 @@ def _key_passages(index: SearchIndex, members: list[ArticleInfo]) -> list[Citati
         # One-liners rarely sum a story up: they come last, but still count when alone.
         scored.append((length >= 12, centrality, passage))
     scored.sort(key=lambda x: (not x[0], -x[1]))
-    chosen: list[tuple[Citation, set[str]]] = []
+    chosen = CitationList(0.6)
     used_articles: set[str] = set()
     for _, centrality, passage in scored:
         article = index.articles[passage.article_id]
         content = set(tokenize(passage.text))
-        duplicate = next(
-            (
-                i
-                for i, (_, seen) in enumerate(chosen)
-                if len(content & seen) / max(1, min(len(content), len(seen))) >= 0.6
-            ),
-            None,
-        )
-        if duplicate is not None:
-            earlier, seen = chosen[duplicate]
-            if earlier.article != article.id:
-                also = SeeAlso.of(article, passage)
-                chosen[duplicate] = (
-                    replace(earlier, also_reported_by=(*earlier.also_reported_by, also)),
-                    seen,
-                )
+        if chosen.repeats(article, passage, content):
             continue
         if article.id in used_articles and len(used_articles) < len(members):
             continue  # first one passage from each article, if the story has several
         used_articles.add(article.id)
-        citation = Citation.of(
-            article,
-            passage,
-            rank=len(chosen) + 1,
-            score=centrality,
-            highlight=best_sentence(passage.text, weights),
+        chosen.add(
+            Citation.of(
+                article,
+                passage,
+                rank=len(chosen) + 1,
+                score=centrality,
+                highlight=best_sentence(passage.text, weights),
+            ),
+            content,
         )
-        chosen.append((citation, content))
         if len(chosen) == KEY_PASSAGES:
             break
-    return [c for c, _ in chosen]
+    return chosen.citations
 
 
 def _headline(members: list[ArticleInfo], passages: list[Citation]) -> str:
