@@ -187,6 +187,7 @@ def job_rank_bm25(directory: str, count: int) -> dict[str, Any]:
     import numpy as np
     from rank_bm25 import BM25Okapi
 
+    from index import bm25
     from index.analyzer import tokenize_question
     from index.store import SearchIndex
 
@@ -204,7 +205,7 @@ def job_rank_bm25(directory: str, count: int) -> dict[str, Any]:
         )
     del index
     started = time.perf_counter()
-    reference = BM25Okapi(docs)
+    reference = BM25Okapi(docs, k1=bm25.K1, b=bm25.B)
     build = time.perf_counter() - started
     del docs
     asked = questions(count)

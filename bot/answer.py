@@ -14,8 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 
+from bot.evidence import attainable_score, candidates, gather_all
+from bot.query import analyze, unknown_words
 from bot.question import MAX_QUESTION_CHARS, clean_question
-from index.analyzer import tokenize, tokenize_question
+from bot.ranker import AnswerModel, load_model
+from index.analyzer import tokenize
 from index.paragraphs import split_sentences
 from index.store import ArticleInfo, Passage, SearchIndex
 
@@ -108,6 +111,7 @@ class Answer:
     detail: str = ""  # why there is no answer, for the renderers to phrase
     offset: int = 0  # how many passages earlier pages already showed ("More passages")
     context: str = ""  # the earlier question this one was read with, if any
+    sure: bool = True  # False: the best passage may not answer; shown with a caveat
 
     @property
     def answered(self) -> bool:
@@ -150,14 +154,11 @@ def _content_terms(text: str) -> set[str]:
 
 @dataclass
 class AnswerPolicy:
-    """Knobs of the answer decision, calibrated on the dev set (``citebot eval``)."""
+    """Knobs of the answer: how much to show.  When to answer is the fitted model's."""
 
     top_k: int = 3
-    candidates: int = 30
-    min_coverage: float = 0.5  # share of the question's IDF weight the best passage holds
-    min_score: float = 0.5  # BM25 score of the best passage
+    candidates: int = 30  # BM25 candidates the ranker reorders (as it was fitted)
     duplicate_overlap: float = 0.6  # word overlap at which two passages report one fact
-    context_weight: float = 0.5  # how much an earlier question in the thread counts
 
 
 @dataclass
@@ -166,6 +167,7 @@ class Answerer:
 
     index: Callable[[], SearchIndex]
     policy: AnswerPolicy = field(default_factory=AnswerPolicy)
+    model: AnswerModel = field(default_factory=load_model)
 
     def _validate(self, raw: str) -> tuple[str, Answer | None]:
         if len(raw) > MAX_QUESTION_CHARS * 4:
@@ -178,37 +180,70 @@ class Answerer:
         return question, None
 
     def answer(self, raw_question: str, *, context: str = "", offset: int = 0) -> Answer:
+        """BM25 candidates, reordered by the fitted ranker, answered only when the fitted
+        decision says the best of them answers; later passages only if each stands alone.
+
+        An earlier question (``context``) adds its words to the search, so it helps find
+        the paragraph, but the sentence highlighted is chosen by this question's words.
+        """
         question, refusal = self._validate(raw_question)
         if refusal:
             return refusal
         index = self.index()
-        terms = tokenize_question(question)
-        context_terms = (
-            [t for t in tokenize_question(clean_question(context)) if t not in terms]
-            if context
-            else []
+        query = analyze(question, index)
+        extra: list[str] = []
+        if context:
+            extra = [
+                t for t in analyze(clean_question(context), index).terms if t not in query.weights
+            ]
+        hits = (
+            index.search(list(query.terms) + extra, self.policy.candidates) if query.terms else []
         )
-        weights = {t: index.idf(t) for t in terms}
-        weights.update({t: index.idf(t) * self.policy.context_weight for t in context_terms})
-        hits = index.search(terms + context_terms, self.policy.candidates)
         if not hits:
-            return Answer(question, Status.NO_ANSWER, detail="no passage matched", context=context)
-        hits, coverage = _rerank_by_coverage(index, hits, weights)
-        unknown = unknown_names(question, index)
-        if unknown:
-            detail = f"the articles never mention {', '.join(unknown)}"
-        elif hits[0][1] < self.policy.min_score or coverage < self.policy.min_coverage:
-            detail = f"the best passage covers {coverage:.0%} of the question"
-        else:
-            detail = ""
-        if detail:
-            return Answer(question, Status.NO_ANSWER, detail=detail, context=context)
-        citations = self._citations(index, hits, weights)
+            return self._decline(question, index, context)
+        attainable = attainable_score(query, index.idf, index.bm25.k1)
+        evidence = gather_all(query, candidates(index, hits), attainable)
+        scores, shares = self.model.rank(evidence)
+        order = sorted(range(len(hits)), key=lambda i: (-scores[i], i))
+        confidence = [self.model.confidence(evidence[i], shares[i], query) for i in order]
+        if confidence[0] < self.model.answer_threshold:
+            return self._decline(question, index, context, evidence[order[0]].coverage)
+        context_weights = {t: index.idf(t) for t in extra}
+        picked = [
+            (i, c)
+            for n, (i, c) in enumerate(zip(order, confidence, strict=True))
+            if n == 0 or c >= self.model.cite_threshold
+        ]
+        citations = self._cite(
+            index,
+            [(hits[i][0], hits[i][1]) for i, _ in picked],
+            query.weights,
+            context_weights,
+        )
         window = citations[offset : offset + self.policy.top_k]
         page = tuple(_renumber(c, offset + n) for n, c in enumerate(window, start=1))
         if not page:
             return Answer(question, Status.NO_ANSWER, detail="no more passages", offset=offset)
-        return Answer(question, Status.ANSWERED, page, offset=offset, context=context)
+        return Answer(
+            question,
+            Status.ANSWERED,
+            page,
+            offset=offset,
+            context=context,
+            sure=confidence[0] >= self.model.sure_threshold,
+        )
+
+    def _decline(
+        self, question: str, index: SearchIndex, context: str, coverage: float | None = None
+    ) -> Answer:
+        unknown = unknown_words(question, index)
+        if unknown:
+            detail = f"the articles never mention {', '.join(unknown)}"
+        elif coverage is None:
+            detail = "no passage matched"
+        else:
+            detail = f"the closest passage covers {coverage:.0%} of the question"
+        return Answer(question, Status.NO_ANSWER, detail=detail, context=context)
 
     def search(self, raw_terms: str, k: int = 5) -> Answer:
         """Ranked passages for key words, with no answer decision (``/search``)."""
@@ -240,6 +275,15 @@ class Answerer:
     def _citations(
         self, index: SearchIndex, hits: list[tuple[int, float]], weights: dict[str, float]
     ) -> list[Citation]:
+        return self._cite(index, hits, weights, {})
+
+    def _cite(
+        self,
+        index: SearchIndex,
+        hits: list[tuple[int, float]],
+        weights: dict[str, float],
+        context_weights: dict[str, float],
+    ) -> list[Citation]:
         """Citations best first, near-duplicates folded into "also reported by"."""
         cited = CitationList(self.policy.duplicate_overlap)
         for position, score in hits:
@@ -254,7 +298,7 @@ class Answerer:
                     passage,
                     rank=len(cited) + 1,
                     score=score,
-                    highlight=best_sentence(passage.text, weights),
+                    highlight=best_sentence(passage.text, weights, context_weights),
                 ),
                 terms,
             )
@@ -296,23 +340,6 @@ class CitationList:
         self._kept.append((citation, terms))
 
 
-_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w'-]*[a-z][\w'-]*\b")
-
-
-def unknown_names(question: str, index: SearchIndex) -> list[str]:
-    """Capitalised names in the question (not its first word) that no article mentions.
-
-    A question about someone or somewhere the corpus never names cannot be answered
-    from it, however well its other words match.
-    """
-    names = []
-    for match in _NAME.finditer(question.strip()):
-        terms = tokenize(match.group())
-        if terms and all(index.doc_freq(t) == 0 for t in terms):
-            names.append(match.group())
-    return names
-
-
 def _with(citation: Citation, **changes: object) -> Citation:
     from dataclasses import replace
 
@@ -321,34 +348,6 @@ def _with(citation: Citation, **changes: object) -> Citation:
 
 def _renumber(citation: Citation, rank: int) -> Citation:
     return _with(citation, rank=rank)
-
-
-def _rerank_by_coverage(
-    index: SearchIndex, hits: list[tuple[int, float]], weights: dict[str, float]
-) -> tuple[list[tuple[int, float]], float]:
-    """Order candidates by BM25 tempered by how much of the question each one holds.
-
-    BM25 alone lets one rare word outweigh the rest of the question; a passage that
-    holds more of it reads as the better answer.  A one-line passage ("All eyes are on
-    Avocado.") matches short questions well but rarely answers them, so passages under
-    about twenty words are slightly discounted.  Returns the best one's coverage too.
-    """
-    rated = []
-    for position, score in hits:
-        passage = index.passage(position)
-        terms = tokenize(f"{passage.heading}\n{passage.text}")
-        coverage = _coverage(weights, set(terms))
-        brevity = min(1.0, (len(terms) / 20) ** 0.5)
-        rated.append((score * (0.5 + 0.5 * coverage) * brevity, coverage, position, score))
-    rated.sort(key=lambda r: (-r[0], r[2]))
-    return [(position, score) for _, _, position, score in rated], rated[0][1]
-
-
-def _coverage(weights: dict[str, float], present: set[str]) -> float:
-    total = sum(weights.values())
-    if total <= 0:
-        return 1.0 if any(t in present for t in weights) else 0.0
-    return sum(w for t, w in weights.items() if t in present) / total
 
 
 def _overlap(a: set[str], b: set[str]) -> float:
@@ -360,19 +359,25 @@ def _overlap(a: set[str], b: set[str]) -> float:
 _LIST_MARKER = re.compile(r"^-\s+")
 
 
-def best_sentence(text: str, weights: dict[str, float]) -> str:
+def best_sentence(
+    text: str, weights: dict[str, float], context_weights: dict[str, float] | None = None
+) -> str:
     """The sentence holding most of the question's weight; "" when none holds any.
 
-    Ties go to a real sentence over a list fragment, then to the shorter (more specific).
+    The earlier question of a thread (``context_weights``) only breaks ties: it must not
+    pull the highlight away from what this question asks.  Then a real sentence beats a
+    list fragment, then the shorter (more specific) wins.
     """
-    best, best_key = "", (0.0, False, 0)
+    context_weights = context_weights or {}
+    best, best_key = "", (0.0, 0.0, False, 0)
     for sentence in split_sentences(text):
         present = set(tokenize(sentence))
         weight = round(sum(w for t, w in weights.items() if t in present), 9)
         if weight <= 0:
             continue
+        steer = round(sum(w for t, w in context_weights.items() if t in present), 9)
         whole = not _LIST_MARKER.match(sentence) and len(sentence.split()) >= 6
-        key = (weight, whole, -len(sentence))
+        key = (weight, steer, whole, -len(sentence))
         if key > best_key:
             best, best_key = sentence, key
     return _LIST_MARKER.sub("", best)

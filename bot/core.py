@@ -60,5 +60,5 @@ def build_core(settings: Settings, *, progress: bool = False) -> Core:
         check_interval=settings.check_interval,
         progress=progress,
     )
-    policy = AnswerPolicy(top_k=settings.top_k, min_coverage=settings.min_coverage)
+    policy = AnswerPolicy(top_k=settings.top_k)
     return Core(settings, store, Answerer(store.current, policy))

@@ -38,7 +38,6 @@ class Settings:
     corpus: Path = REPO_CORPUS
     index_dir: Path | None = None  # default: <home>/index/<hash of the corpus path>
     top_k: int = 3
-    min_coverage: float = 0.5
     check_interval: float = 5.0  # seconds between looks at the corpus for changes
     rate_limit: int = 10  # questions a user may ask per minute
     answer_channels: list[str] = field(default_factory=list)  # answer any "...?" here
@@ -60,7 +59,6 @@ class Settings:
 
 _LIMITS: dict[str, tuple[float, float]] = {
     "top_k": (1, 10),
-    "min_coverage": (0.0, 1.0),
     "check_interval": (0.0, 86400.0),
     "rate_limit": (0, 10000),
     "digest_lookback_hours": (1, 24 * 31),

@@ -159,19 +159,46 @@ _MD_LINK_RE = re.compile(r"\[([^\]]+)\]\([^)]*\)")
 _MD_EMPHASIS_RE = re.compile(r"(\*\*|__|\*|_|`)(?=\S)(.+?)(?<=\S)\1")
 
 
+_MD_ITEM_RE = re.compile(r"^(?:[-*+]|\d{1,3}[.)])\s+\S")
+
+
 def _markdown_blocks(text: str) -> list[Block]:
+    """Markdown's own paragraphs: blank lines separate them, single newlines do not.
+
+    A line reading like a list item ("2. ...") starts one only at the start of a block
+    or inside a list; in the middle of a paragraph it is just text that wrapped there.
+    """
     blocks: list[Block] = []
-    for line in text.split("\n"):
-        line = _MD_IMAGE_RE.sub("", line)
+    lines: list[str] = []  # the paragraph or list item being gathered
+    kind = "para"
+
+    def flush() -> None:
+        if lines:
+            blocks.append(Block(kind, " ".join(lines)))
+            lines.clear()
+
+    for raw in text.split("\n"):
+        line = _MD_IMAGE_RE.sub("", raw)
         line = _MD_LINK_RE.sub(r"\1", line)
-        line = _MD_EMPHASIS_RE.sub(r"\2", line)
+        line = _MD_EMPHASIS_RE.sub(r"\2", line).strip()
+        if line.startswith(">"):
+            line = line.lstrip("> ").strip()
         heading = _MD_HEADING_RE.match(line)
-        if heading:
-            blocks.append(Block("heading", heading.group(1)))
-        elif line.lstrip().startswith(">"):
-            blocks.append(Block("line", line.lstrip()[1:].strip()))
-        else:
-            blocks.append(Block("line", line))
+        if not line or heading or line.startswith("|"):
+            flush()
+            kind = "para"
+            if heading:
+                blocks.append(Block("heading", heading.group(1)))
+            elif line:
+                blocks.append(Block("line", line))  # a table row, regrouped later
+            else:
+                blocks.append(Block("line", ""))
+            continue
+        if _MD_ITEM_RE.match(line) and (not lines or kind == "item"):
+            flush()
+            kind = "item"
+        lines.append(line)
+    flush()
     return blocks
 
 

@@ -500,7 +500,7 @@ def build_index(
             tfs=np.concatenate(tf_chunks) if tf_chunks else np.zeros(0, np.uint16),
         )
         del term_chunks, tf_chunks, size_chunks
-        index = bm25.build(forward, n_terms=len(vocab))
+        index = bm25.build(forward, k1=bm25.K1, b=bm25.B, n_terms=len(vocab))
         built = time.perf_counter()
         arrays: dict[str, np.ndarray] = {
             "doc_len": index.doc_len,

@@ -24,7 +24,7 @@ def _index(docs: list[list[str]]) -> tuple[bm25.BM25Index, dict[str, int]]:
 def _compare(
     docs: list[list[str]], queries: list[list[str]], k: int = 10, dense: bool = False
 ) -> None:
-    reference = BM25Okapi(docs)
+    reference = BM25Okapi(docs, k1=bm25.K1, b=bm25.B)
     index, vocab = _index(docs)
     assert bool(len(index.dense_terms)) == dense
     for query in queries:
@@ -85,7 +85,7 @@ def test_equal_to_rank_bm25_on_a_generated_corpus_of_10000_paragraphs(
 
 def test_idf_floor_and_the_exactly_half_quirk() -> None:
     docs = [["a", "b"], ["a", "c"], ["a", "d"], ["e", "f"]]
-    reference = BM25Okapi(docs)
+    reference = BM25Okapi(docs, k1=bm25.K1, b=bm25.B)
     index, vocab = _index(docs)
     for term, term_id in vocab.items():
         assert index.idf[term_id] == pytest.approx(reference.idf[term], rel=1e-12)
@@ -104,7 +104,7 @@ def test_the_index_on_disk_ranks_as_rank_bm25_does(tmp_path: Path) -> None:
         for a in iter_articles(SEED_CORPUS)
         for p in split_paragraphs(a)
     ]
-    reference = BM25Okapi(docs)
+    reference = BM25Okapi(docs, k1=bm25.K1, b=bm25.B)
     for question in ("Who leads TBD Lab?", "Qwen distillation", "Meta stock 1.2%"):
         terms = tokenize(question)
         expected = reference.get_scores(terms)

@@ -33,6 +33,9 @@ def byline(citation: Citation) -> str:
     return " \u00b7 ".join(parts)
 
 
+NOT_SURE = "Not sure this answers it \u2014 the closest passage I found:"
+
+
 def no_answer_message(answer: Answer, search_hint: str) -> str:
     """The same refusals everywhere, each saying what to do instead."""
     if answer.status is Status.EMPTY:
@@ -79,6 +82,8 @@ def render_answer(answer: Answer, search_hint: str = "`citebot search`") -> str:
     if not answer.answered:
         return no_answer_message(answer, search_hint)
     parts = []
+    if not answer.sure and not answer.offset:
+        parts.append(NOT_SURE)
     if answer.highlight and not answer.offset:
         parts.append(_wrap(f"\u00bb {answer.highlight}", ""))
     parts.extend(render_citation(c) for c in answer.citations)

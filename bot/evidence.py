@@ -1,0 +1,281 @@
+"""Local evidence that a passage answers a question, beyond its BM25 score.
+
+BM25 sees a paragraph as a bag of words: a passage that mentions the question's words
+in three unrelated sentences scores like one that says them together.  The answer is
+usually one sentence holding most of the question, its words close together and in the
+question's order, so those are measured here, as shares of the question's IDF mass
+(comparable across questions and corpora of any size).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+
+from bot.query import Query, content_words
+from index.analyzer import tokenize
+from index.paragraphs import split_sentences
+from index.store import SearchIndex
+
+WINDOW = 12  # tokens: about a clause, the span an answer's words usually sit in
+TIGHT = 6  # tokens: a phrase
+NEAR = 2  # positions apart at which two question words count as a phrase
+
+# The order of ``Evidence.vector``: the fitted weights in answer_model.json follow it.
+CANDIDATE_FEATURES = (
+    "log_score",
+    "score_vs_top",
+    "score_vs_attainable",
+    "coverage",
+    "sentence",
+    "window",
+    "phrases",
+    "inverse_rank",
+    "log_length",
+    "answer_kind",
+    "verbatim",
+    "title",
+    "article_support",
+    "coverage_x_sentence",
+    "sentence_pair",
+    "log_sentence_length",
+    "rarest",
+    "tight_window",
+    "article_coverage",
+)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What one candidate passage holds of one question."""
+
+    score: float  # its BM25 score
+    top_score: float  # the best BM25 score among the candidates
+    attainable: float  # the highest BM25 score any paragraph could reach for the question
+    coverage: float  # share of the question's IDF mass in the passage
+    sentence: float  # ... in its best sentence
+    window: float  # ... in its best WINDOW-token span
+    phrases: float  # share of the question's adjacent word pairs found near each other
+    rank: int  # 1-based, by BM25
+    length: int  # tokens
+    best_sentence: str  # the sentence holding most of the question
+    kind_found: float  # 1: its best sentence holds what the question asks for (a year,
+    # a number, a name the question lacks); 0: it does not; 0.5: the question does not say
+    verbatim: float  # share of the question's words its best sentence has as typed
+    title: float  # share of the question's IDF mass in its article's title
+    article_support: float  # share of all candidates' BM25 mass from its article
+    sentence_pair: float  # share of the question in its best two adjacent sentences
+    sentence_length: int  # tokens of its best sentence
+    rarest: float  # 1 if it holds the question's most telling term
+    tight_window: float  # share of the question in its best TIGHT-token span
+    article_coverage: float  # share of the question in all its article's candidates
+
+    def vector(self) -> list[float]:
+        return [
+            math.log1p(self.score),
+            self.score / self.top_score if self.top_score > 0 else 0.0,
+            self.score / self.attainable if self.attainable > 0 else 0.0,
+            self.coverage,
+            self.sentence,
+            self.window,
+            self.phrases,
+            1.0 / self.rank,
+            math.log1p(self.length),
+            self.kind_found,
+            self.verbatim,
+            self.title,
+            self.article_support,
+            self.coverage * self.sentence,
+            self.sentence_pair,
+            math.log1p(self.sentence_length),
+            self.rarest,
+            self.tight_window,
+            self.article_coverage,
+        ]
+
+
+def attainable_score(query: Query, idf: Callable[[str], float], k1: float) -> float:
+    """BM25's ceiling for the query: every term at saturation in a short paragraph."""
+    return sum(idf(t) for t in query.terms) * (k1 + 1)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A BM25 hit as evidence needs it."""
+
+    text: str
+    heading: str
+    article: str
+    title: str
+    score: float
+
+
+def candidates(index: SearchIndex, hits: list[tuple[int, float]]) -> list[Candidate]:
+    """The passages behind BM25 hits, read once."""
+    found = []
+    for position, score in hits:
+        passage = index.passage(position)
+        article = index.article_of(position)
+        found.append(
+            Candidate(passage.text, passage.heading, article.id, article.display_title, score)
+        )
+    return found
+
+
+def gather_all(query: Query, candidates: list[Candidate], attainable: float) -> list[Evidence]:
+    """Evidence for each candidate (best BM25 first), each seen among the others."""
+    if not candidates:
+        return []
+    by_article: dict[str, float] = {}
+    terms_of: dict[str, set[str]] = {}
+    for c in candidates:
+        by_article[c.article] = by_article.get(c.article, 0.0) + c.score
+        terms_of.setdefault(c.article, set()).update(_analysed(c.heading, c.text)[0])
+    mass = sum(by_article.values()) or 1.0
+    total = query.total or 1.0
+    article_coverage = {
+        article: sum(w for t, w in query.weights.items() if t in terms) / total
+        for article, terms in terms_of.items()
+    }
+    top = candidates[0].score
+    return [
+        _gather(
+            query,
+            c,
+            top,
+            attainable,
+            rank,
+            by_article[c.article] / mass,
+            article_coverage[c.article],
+        )
+        for rank, c in enumerate(candidates, start=1)
+    ]
+
+
+def _gather(
+    query: Query,
+    candidate: Candidate,
+    top_score: float,
+    attainable: float,
+    rank: int,
+    article_support: float,
+    article_coverage: float,
+) -> Evidence:
+    weights = query.weights
+    total = query.total or 1.0
+    tokens, sentences = _analysed(candidate.heading, candidate.text)
+    present = set(tokens)
+    coverage = sum(w for t, w in weights.items() if t in present) / total
+    best, best_share, best_terms = "", 0.0, frozenset[str]()
+    pair_share = 0.0
+    previous: frozenset[str] = frozenset()
+    for sentence, terms in sentences:
+        share = sum(w for t, w in weights.items() if t in terms) / total
+        if share > best_share + 1e-9:
+            best, best_share, best_terms = sentence, share, terms
+        both = terms | previous
+        pair_share = max(pair_share, sum(w for t, w in weights.items() if t in both) / total)
+        previous = terms
+    title = _title_terms(candidate.title)
+    rarest = max(weights, key=lambda t: (weights[t], t)) if weights else ""
+    return Evidence(
+        score=candidate.score,
+        top_score=top_score,
+        attainable=attainable,
+        coverage=coverage,
+        sentence=best_share,
+        window=_best_window(tokens, weights) / total,
+        phrases=_phrases(query.terms, tokens),
+        rank=rank,
+        length=len(tokens),
+        best_sentence=best,
+        kind_found=_kind_found(query, best) if query.kind else 0.5,
+        verbatim=(
+            len(query.words & content_words(best)) / len(query.words) if query.words else 0.0
+        ),
+        title=sum(w for t, w in weights.items() if t in title) / total,
+        article_support=article_support,
+        sentence_pair=pair_share,
+        sentence_length=len(best_terms),
+        rarest=1.0 if rarest in present else 0.0,
+        tight_window=_best_window(tokens, weights, TIGHT) / total,
+        article_coverage=article_coverage,
+    )
+
+
+@lru_cache(maxsize=1024)
+def _title_terms(title: str) -> frozenset[str]:
+    return frozenset(tokenize(title))
+
+
+_YEAR_OR_DATE = re.compile(
+    r"\b(?:1\d{3}|20\d{2}|\d{1,2}(?:st|nd|rd|th)|january|february|march|april|may|june|july|"
+    r"august|september|october|november|december|monday|tuesday|wednesday|thursday|friday|"
+    r"saturday|sunday|century|decade|year|years|ago|today|yesterday|tomorrow|season)\b",
+    re.IGNORECASE,
+)
+_NUMBER = re.compile(
+    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
+    r"forty|fifty|hundred|thousand|million|billion|trillion|dozen|half|several)\b",
+    re.IGNORECASE,
+)
+_NAME = re.compile(r"(?<=\w[ ,])[A-Z][\w'-]+")
+
+
+def _kind_found(query: Query, sentence: str) -> float:
+    """Whether the sentence holds an answer of the kind asked for, beyond the question."""
+    if query.kind == "time":
+        return 1.0 if _YEAR_OR_DATE.search(sentence) else 0.0
+    if query.kind == "number":
+        return 1.0 if _NUMBER.search(sentence) else 0.0
+    names = {n.casefold() for n in _NAME.findall(sentence)}
+    return 1.0 if names - query.words else 0.0
+
+
+@lru_cache(maxsize=4096)
+def _analysed(heading: str, text: str) -> tuple[list[str], list[tuple[str, frozenset[str]]]]:
+    """A passage's tokens and its sentences' terms (cached: the same passages come back)."""
+    tokens = tokenize(f"{heading}\n{text}" if heading else text)
+    return tokens, [(s, frozenset(tokenize(s))) for s in split_sentences(text)]
+
+
+def _best_window(tokens: list[str], weights: dict[str, float], width: int = WINDOW) -> float:
+    """The most IDF mass of distinct question terms inside any ``width`` consecutive tokens."""
+    hits = [(i, t) for i, t in enumerate(tokens) if t in weights]
+    best = 0.0
+    counts: dict[str, int] = {}
+    mass = 0.0
+    start = 0
+    for position, term in hits:
+        counts[term] = counts.get(term, 0) + 1
+        if counts[term] == 1:
+            mass += weights[term]
+        while position - hits[start][0] >= width:
+            old = hits[start][1]
+            counts[old] -= 1
+            if counts[old] == 0:
+                mass -= weights[old]
+            start += 1
+        best = max(best, mass)
+    return best
+
+
+def _phrases(terms: tuple[str, ...], tokens: list[str]) -> float:
+    """Share of the question's adjacent term pairs that stand within NEAR of each other."""
+    pairs = {(a, b) for a, b in zip(terms, terms[1:], strict=False) if a != b}
+    if not pairs:
+        return 0.0
+    wanted = {t for pair in pairs for t in pair}
+    positions: dict[str, list[int]] = {}
+    for i, t in enumerate(tokens):
+        if t in wanted:
+            positions.setdefault(t, []).append(i)
+    found = 0
+    for a, b in pairs:
+        pa, pb = positions.get(a), positions.get(b)
+        if pa and pb and any(abs(i - j) <= NEAR for i in pa for j in pb):
+            found += 1
+    return found / len(pairs)
