@@ -229,6 +229,7 @@ def split_paragraphs(article: Article) -> list[Paragraph]:
     heading = ""
     previous_norm = ""
     seen_content = False
+    heading_is_title = False
     k = 0
     # (heading, text) of each paragraph, in order
     out: list[tuple[str, str]] = []
@@ -236,11 +237,16 @@ def split_paragraphs(article: Article) -> list[Paragraph]:
         unit = merged[k]
         k += 1
         norm = _norm(unit.text)
+        if unit.kind == "title":
+            # The headline a text file starts with: searchable over the first paragraph.
+            heading, previous_norm, heading_is_title = unit.text, norm, True
+            continue
         if not norm or norm == previous_norm or (not seen_content and title and norm == title):
             continue  # empty, a repeated line, or the title repeated at the top
         previous_norm = norm
         if unit.kind != "table" and is_boilerplate(unit.text):
-            heading = ""  # a heading over boilerplate ("Stay in touch") goes with it
+            # a heading over boilerplate ("Stay in touch") goes with it
+            heading, heading_is_title = "", False
             continue
         if unit.kind == "heading" or (
             unit.kind == "text"
@@ -248,7 +254,9 @@ def split_paragraphs(article: Article) -> list[Paragraph]:
             and not unit.text.endswith(":")
             and k < len(merged)
         ):
-            heading = f"{heading} - {unit.text}" if heading else unit.text
+            joined = heading and not heading_is_title
+            heading = f"{heading} - {unit.text}" if joined else unit.text
+            heading_is_title = False
             continue
         if unit.kind == "item" or (unit.kind == "text" and unit.text.endswith(":")):
             # A list, with the sentence that introduces it when there is one.
@@ -262,7 +270,7 @@ def split_paragraphs(article: Article) -> list[Paragraph]:
             text = unit.text
         seen_content = True
         out.append((heading, text))
-        heading = ""
+        heading, heading_is_title = "", False
     return [
         Paragraph(article_id=article.id, number=n, text=text, heading=head)
         for n, (head, text) in enumerate(out, start=1)
