@@ -65,6 +65,7 @@ def shorten(text: str, limit: int = LEAD_CHARS) -> str:
 
 def lead_title(text: str) -> str:
     """What shows an article that has no title: its lead sentence, shortened."""
+    text = re.sub(r"^\s*(?:[-*\u2022]|\d{1,2}[.)])\s+", "", text)  # a list's first item
     first = re.split(r"(?<=[.!?])\s+(?=[A-Z\"\u201c])", " ".join(text.split()), maxsplit=1)[0]
     return shorten(first)
 

@@ -85,26 +85,34 @@ def _table_blocks(table: etree._Element) -> list[HtmlBlock]:
     return [HtmlBlock("row", "| " + " | ".join(row) + " |") for row in rows]
 
 
+def _loose(text: str | None) -> list[HtmlBlock]:
+    """Text between the blocks (a ``<br>`` run in a ``<div>`` keeps no element of its own)."""
+    lines = (" ".join(line.split()) for line in (text or "").split("\n"))
+    return [HtmlBlock("para", line) for line in lines if line]
+
+
 def _body_blocks(body: etree._Element) -> list[HtmlBlock]:
-    blocks: list[HtmlBlock] = []
+    blocks: list[HtmlBlock] = _loose(body.text)
     for element in body:
-        tag = element.tag
-        if tag == "head":
-            text = _text(element).replace("\n", " ")
-            if text:
-                blocks.append(HtmlBlock("heading", text))
-        elif tag == "list":
-            for item in element.iter("item"):
-                text = _text(item).replace("\n", " ")
-                if text:
-                    blocks.append(HtmlBlock("item", text))
-        elif tag == "table":
-            blocks.extend(_table_blocks(element))
-        elif tag in ("div", "body"):
-            blocks.extend(_body_blocks(element))
-        else:  # p, quote, code and the like: each line of a <br> run is a paragraph
-            blocks.extend(HtmlBlock("para", line) for line in _text(element).split("\n"))
+        blocks.extend(_element_blocks(element))
+        blocks.extend(_loose(element.tail))
     return blocks
+
+
+def _element_blocks(element: etree._Element) -> list[HtmlBlock]:
+    tag = element.tag
+    if tag == "head":
+        text = _text(element).replace("\n", " ")
+        return [HtmlBlock("heading", text)] if text else []
+    if tag == "list":
+        items = (_text(item).replace("\n", " ") for item in element.iter("item"))
+        return [HtmlBlock("item", text) for text in items if text]
+    if tag == "table":
+        return _table_blocks(element)
+    if tag in ("div", "body"):
+        return _body_blocks(element)
+    # p, quote, code and the like: each line of a <br> run is a paragraph
+    return [HtmlBlock("para", line) for line in _text(element).split("\n") if line]
 
 
 def _page_url(tree: lxml.html.HtmlElement) -> str:

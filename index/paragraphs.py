@@ -26,6 +26,8 @@ class Paragraph:
     number: int
     text: str
     heading: str = ""
+    headline: str = ""  # a text file's headline: searchable with its first paragraph,
+    # never shown (it is the article's title already)
 
     @property
     def id(self) -> str:
@@ -33,7 +35,8 @@ class Paragraph:
 
     @property
     def indexed_text(self) -> str:
-        return f"{self.heading}\n{self.text}" if self.heading else self.text
+        shown = f"{self.heading}\n{self.text}" if self.heading else self.text
+        return f"{self.headline}\n{shown}" if self.headline else shown
 
 
 def _pattern(*alternatives: str) -> re.Pattern[str]:
@@ -229,7 +232,7 @@ def split_paragraphs(article: Article) -> list[Paragraph]:
     heading = ""
     previous_norm = ""
     seen_content = False
-    heading_is_title = False
+    headline = ""
     k = 0
     # (heading, text) of each paragraph, in order
     out: list[tuple[str, str]] = []
@@ -238,15 +241,13 @@ def split_paragraphs(article: Article) -> list[Paragraph]:
         k += 1
         norm = _norm(unit.text)
         if unit.kind == "title":
-            # The headline a text file starts with: searchable over the first paragraph.
-            heading, previous_norm, heading_is_title = unit.text, norm, True
+            headline, previous_norm = unit.text, norm
             continue
         if not norm or norm == previous_norm or (not seen_content and title and norm == title):
             continue  # empty, a repeated line, or the title repeated at the top
         previous_norm = norm
         if unit.kind != "table" and is_boilerplate(unit.text):
-            # a heading over boilerplate ("Stay in touch") goes with it
-            heading, heading_is_title = "", False
+            heading = ""  # a heading over boilerplate ("Stay in touch") goes with it
             continue
         if unit.kind == "heading" or (
             unit.kind == "text"
@@ -254,9 +255,7 @@ def split_paragraphs(article: Article) -> list[Paragraph]:
             and not unit.text.endswith(":")
             and k < len(merged)
         ):
-            joined = heading and not heading_is_title
-            heading = f"{heading} - {unit.text}" if joined else unit.text
-            heading_is_title = False
+            heading = f"{heading} - {unit.text}" if heading else unit.text
             continue
         if unit.kind == "item" or (unit.kind == "text" and unit.text.endswith(":")):
             # A list, with the sentence that introduces it when there is one.
@@ -270,9 +269,9 @@ def split_paragraphs(article: Article) -> list[Paragraph]:
             text = unit.text
         seen_content = True
         out.append((heading, text))
-        heading, heading_is_title = "", False
+        heading = ""
     return [
-        Paragraph(article_id=article.id, number=n, text=text, heading=head)
+        Paragraph(article.id, n, text, head, headline if n == 1 else "")
         for n, (head, text) in enumerate(out, start=1)
     ]
 

@@ -20,7 +20,7 @@ _FIELD_RE = re.compile(
     r"(?P<value>\S.*)$",
     re.IGNORECASE,
 )
-_BYLINE_RE = re.compile(r"^by\s+(?P<value>[A-Z][^.!?:]{1,80})$")
+_BYLINE_RE = re.compile(r"^By\s+(?P<value>[A-Z][^.!?:]{1,80})$")
 _KEYS = {
     "source": "source",
     "date": "date",
