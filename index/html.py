@@ -14,13 +14,15 @@ import copy
 import logging
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import lxml.html
-import trafilatura
 from lxml import etree
-from trafilatura.settings import Document
 
 from index.dates import date_from_url, iso_date
+
+if TYPE_CHECKING:
+    from trafilatura.settings import Document
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +139,9 @@ _DATE_PARAMS = {"extensive_search": True, "original_date": True, "outputformat":
 def _extract(
     tree: lxml.html.HtmlElement, url: str, *, favor_precision: bool = False
 ) -> Document | None:
+    import trafilatura  # a tenth of a second to import: only when a page is read
+    from trafilatura.settings import Document
+
     result = trafilatura.bare_extraction(
         copy.deepcopy(tree),  # trafilatura prunes the tree it is given
         url=url or None,
