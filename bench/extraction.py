@@ -4,8 +4,8 @@ html-bench is the data of the Zyte article-extraction benchmark (181 news and bl
 with the article text written out by hand; see its README).  This scores what citebot
 would index from each page (the paragraphs, headings included, after its boilerplate
 filter) with the benchmark's own metric: 4-word shingles of ``\\w+`` tokens, precision,
-recall and F1 per page.  In the same run it scores trafilatura alone (``extract`` with
-its defaults: the benchmark's reference figure) so the two can be compared.
+recall and F1 per page.  In the same run it scores trafilatura alone (``bare_extraction``
+with its defaults, its text) so the two can be compared.
 
 Also measured: the share of indexed paragraphs that are boilerplate (under half of their
 shingles in the page's ground truth), and the dates: found on how many pages, all ISO,
@@ -191,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(ids)} pages of {args.bench}\n")
     print(HEADER)
     print(ours.row("citebot (trafilatura + citebot's splitter and filter)", len(ids)))
-    print(alone.row("trafilatura alone (extract, defaults)", len(ids)))
+    print(alone.row("trafilatura alone (`bare_extraction`, defaults)", len(ids)))
     worst = sorted(pages, key=lambda p: float(p["f1"]))[: args.worst]  # type: ignore[arg-type]
     if worst:
         print("\nworst pages (citebot F1, trafilatura F1, url):")

@@ -94,12 +94,15 @@ def article_files(corpus_dir: Path) -> list[Path]:
     """The article files of a corpus, in a stable order; hidden files are skipped."""
     if not corpus_dir.is_dir():
         raise CorpusError(corpus_dir, "corpus folder not found")
-    files = [
-        p
-        for p in corpus_dir.rglob("*")
-        if p.suffix.lower() in ARTICLE_SUFFIXES
-        and not any(part.startswith((".", "_")) for part in p.relative_to(corpus_dir).parts)
-    ]
+    try:
+        files = [
+            p
+            for p in corpus_dir.rglob("*")
+            if p.suffix.lower() in ARTICLE_SUFFIXES
+            and not any(part.startswith((".", "_")) for part in p.relative_to(corpus_dir).parts)
+        ]
+    except OSError as exc:  # a folder removed or locked while it was being listed
+        raise CorpusError(corpus_dir, f"cannot be listed ({exc.strerror or exc})") from exc
     return sorted(files, key=lambda p: p.relative_to(corpus_dir).as_posix())
 
 
@@ -197,7 +200,10 @@ def _text_article(text: str, markdown: bool) -> tuple[dict[str, str], list[Block
     blocks = _markdown_blocks(text) if markdown else _plain_blocks(text)
     for i in sorted(used):
         blocks[i] = Block("line", "")
-    if headline >= 0:
+    body = [i for i, b in enumerate(blocks) if b.text.strip() and i != headline and i not in used]
+    if headline >= 0 and not body:
+        del meta["title"]  # a one-line article: that line is its text, not its title
+    elif headline >= 0:
         blocks[headline] = Block("title", meta["title"])
     return meta, blocks
 

@@ -93,3 +93,13 @@ def test_a_bad_date_in_the_manifest_or_front_matter_is_no_date(tmp_path: Path) -
     path = tmp_path / "a.txt"
     path.write_text("---\ndate: next tuesday\n---\nSomething happened in the markets today.\n")
     assert load_article(tmp_path, path).date == ""
+
+
+def test_a_one_line_article_keeps_its_line_as_text(tmp_path: Path) -> None:
+    path = tmp_path / "one.txt"
+    path.write_text("Zebras invaded the trading floor on Tuesday morning\n")
+    article = load_article(tmp_path, path)
+    assert article.title == ""
+    assert [p.text for p in split_paragraphs(article)] == [
+        "Zebras invaded the trading floor on Tuesday morning"
+    ]
