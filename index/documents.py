@@ -3,8 +3,9 @@
 An article is one file in the corpus folder.  Metadata comes, strongest first, from the
 file's own front matter (``---`` / ``key: value`` / ``---``), from the corpus manifest
 ``metadata.toml`` (for files one would rather not edit), and from what the file itself
-says (an HTML ``<title>``, a ``Date: 2025-12-22`` line).  Nothing is invented: an
-unknown field stays empty.
+says (a web page's metadata as trafilatura reads it, see ``index.html``; a text file's
+headline and ``Source:`` / ``Date:`` lines, see ``index.textmeta``).  Nothing is
+invented: an unknown field stays empty, and a date is an ISO date or nothing.
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ class CorpusError(Exception):
 class Block:
     """A run of text as the file laid it out.
 
-    ``kind`` is what the markup said it is ("heading", "item", "row", "para") or "line"
+    ``kind`` is what the markup said it is ("heading", "item", "row", "para"), "title"
+    for a text file's headline (searchable, never a paragraph of its own), or "line"
     when plain text leaves that to the paragraph splitter to work out.
     """
 
