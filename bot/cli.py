@@ -341,6 +341,9 @@ def cmd_add(core: Core, args: argparse.Namespace) -> int:
             )
             return 2
         metadata["date"] = iso
+    if corpus.exists() and not corpus.is_dir():
+        print(f"citebot: {corpus}: the corpus is not a folder", file=sys.stderr)
+        return 2
     for path in args.paths:  # every file is checked before any is copied
         problem = _add_problem(path, corpus, args.force)
         if problem:

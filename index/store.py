@@ -746,7 +746,8 @@ class IndexStore:
             log.error("%s", exc)
         except CorpusError as exc:
             self.last_error = str(exc)
-            log.error("%s", exc)
+            # With no index, whoever asks gets this in IndexUnavailable: log it quietly.
+            log.log(logging.ERROR if self._index is not None else logging.INFO, "%s", exc)
 
     def stats(self) -> dict[str, object]:
         index = self.current()

@@ -208,3 +208,17 @@ def test_a_closed_pipe_ends_quietly(corpus: Path) -> None:
     err = process.stderr.read()
     assert process.wait(timeout=120) == 0
     assert json.loads(first)["answered"] and err == b""
+
+
+def test_a_missing_or_unusable_corpus_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "nowhere"
+    assert main(["--corpus", str(missing), "ask", "Who leads TBD Lab?"]) == 1
+    assert capsys.readouterr().err == (
+        f"citebot: no index to answer from: {missing}: corpus folder not found\n"
+    )
+    a_file = tmp_path / "story.txt"
+    a_file.write_text("Zebras were seen on the trading floor of the exchange on Tuesday.\n")
+    assert main(["--corpus", str(a_file), "add", str(a_file)]) == 2
+    assert capsys.readouterr().err == f"citebot: {a_file}: the corpus is not a folder\n"
