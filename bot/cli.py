@@ -27,8 +27,11 @@ from bot.settings import (
     secret,
 )
 from bot.state import State
+from index.dates import iso_date
 from index.documents import ARTICLE_SUFFIXES, MANIFEST_NAME, CorpusError, load_article
-from index.store import CorpusBuildError, IndexUnavailable, report_dict
+from index.manifest import set_manifest_entry
+from index.paragraphs import split_paragraphs
+from index.store import ArticleInfo, CorpusBuildError, IndexUnavailable, report_dict
 
 log = logging.getLogger("citebot")
 
@@ -49,53 +52,92 @@ def _parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--corpus", type=Path, help="article folder (default: bundled corpus)")
-    parser.add_argument("--index-dir", type=Path, help="where the index is kept")
-    parser.add_argument("--config", type=Path, help="TOML config file")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    _global_options(parser, None)
+    # The same options after the command (``citebot ask -v ...``); SUPPRESS keeps an
+    # option given before the command from being reset by the subcommand's default.
+    common = argparse.ArgumentParser(add_help=False)
+    _global_options(common, argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    ask = sub.add_parser("ask", help="answer questions (each argument is one question)")
+    ask = sub.add_parser(
+        "ask", parents=[common], help="answer questions (each argument is one question)"
+    )
     ask.add_argument("questions", nargs="+", metavar="QUESTION")
     ask.add_argument("--json", action="store_true", help="one JSON object per question")
     ask.add_argument("--context", default="", help="an earlier question to read this one with")
 
-    sub.add_parser("chat", help="ask questions interactively (the default)")
+    sub.add_parser("chat", parents=[common], help="ask questions interactively (the default)")
 
-    search = sub.add_parser("search", help="ranked passages for key words")
+    search = sub.add_parser("search", parents=[common], help="ranked passages for key words")
     search.add_argument("terms", nargs="+")
     search.add_argument("-n", type=int, default=5, help="how many passages (default 5)")
 
-    source = sub.add_parser("source", help="show an article, or one paragraph: ARTICLE[#N]")
+    source = sub.add_parser(
+        "source", parents=[common], help="show an article, or one paragraph: ARTICLE[#N]"
+    )
     source.add_argument("reference")
+    source.add_argument("--json", action="store_true", help="one JSON object: what can be cited")
 
-    sub.add_parser("sources", help="list the articles with their metadata")
+    sources = sub.add_parser(
+        "sources", parents=[common], help="list the articles with their metadata"
+    )
+    sources.add_argument("--json", action="store_true", help="one JSON object per line")
 
-    build = sub.add_parser("index", help="build the index if needed and print its stats")
+    build = sub.add_parser(
+        "index", parents=[common], help="build the index if needed and print its stats"
+    )
     build.add_argument("--rebuild", action="store_true", help="rebuild even if up to date")
 
-    add = sub.add_parser("add", help="copy article files into the corpus and index them")
+    add = sub.add_parser(
+        "add", parents=[common], help="copy article files into the corpus and index them"
+    )
     add.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     for name in ("title", "source", "date", "url"):
         add.add_argument(f"--{name}", default="", help=f"the article's {name}")
-    add.add_argument("--force", action="store_true", help="replace a file of the same name")
+    add.add_argument(
+        "--force",
+        action="store_true",
+        help="replace a file of the same name (and its metadata in metadata.toml)",
+    )
 
-    slack = sub.add_parser("slack", help="run the Slack bot (Socket Mode; --http for HTTP events)")
+    slack = sub.add_parser(
+        "slack", parents=[common], help="run the Slack bot (Socket Mode; --http for HTTP events)"
+    )
     slack.add_argument("--http", action="store_true", help="serve HTTP events, not Socket Mode")
     slack.add_argument("--host", default="0.0.0.0", help="HTTP address (default 0.0.0.0)")
     slack.add_argument("--port", type=int, default=3000, help="HTTP port (default 3000)")
 
-    sub.add_parser("discord", help="run the Discord bot (DISCORD_TOKEN)")
+    sub.add_parser("discord", parents=[common], help="run the Discord bot (DISCORD_TOKEN)")
 
-    digest = sub.add_parser("digest", help="print the digest of what is new in the corpus")
+    digest = sub.add_parser(
+        "digest", parents=[common], help="print the digest of what is new in the corpus"
+    )
     digest.add_argument(
         "--since", help="YYYY-MM-DD or YYYY-MM-DDTHH:MM in UTC (default: the look-back, 24 h)"
     )
 
-    evaluate = sub.add_parser("eval", help="score answers on a question set (JSONL)")
+    evaluate = sub.add_parser(
+        "eval", parents=[common], help="score answers on a question set (JSONL)"
+    )
     evaluate.add_argument("file", type=Path)
     evaluate.add_argument("--verbose-cases", action="store_true", help="list every question")
     return parser
+
+
+def _global_options(parser: argparse.ArgumentParser, default: object) -> None:
+    """``--corpus``, ``--index-dir``, ``--config`` and ``-v``, before or after the command."""
+    parser.add_argument(
+        "--corpus", type=Path, default=default, help="article folder (default: bundled corpus)"
+    )
+    parser.add_argument("--index-dir", type=Path, default=default, help="where the index is kept")
+    parser.add_argument("--config", type=Path, default=default, help="TOML config file")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=default if default is not None else False,
+        help="log what happens",
+    )
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -192,10 +234,39 @@ def cmd_search(core: Core, args: argparse.Namespace) -> int:
     return 0
 
 
+def _article_json(article: ArticleInfo) -> dict[str, object]:
+    return {
+        "article": article.id,
+        "file": article.path,
+        "title": article.title,
+        "source": article.source,
+        "date": article.date,
+        "url": article.url,
+    }
+
+
 def cmd_source(core: Core, args: argparse.Namespace) -> int:
     result = core.answerer.source(args.reference)
-    print(render.render_source(result, args.reference))
+    if args.json:
+        if result is None:
+            print(f"citebot: no article matches {args.reference!r}", file=sys.stderr)
+            return 1
+        payload = _article_json(result.article)
+        payload["paragraphs"] = [
+            {"paragraph": p.number, "heading": p.heading, "text": p.text} for p in result.passages
+        ]
+        print(json.dumps(payload, ensure_ascii=False), flush=True)
+    else:
+        print(render.render_source(result, args.reference))
     return 0 if result is not None and result.passages else 1
+
+
+def _print_problems(core: Core) -> None:
+    problems = core.store.problems()
+    if problems:
+        print(f"{len(problems)} file(s) could not be indexed:")
+        for problem in problems:
+            print(f"  {problem['file']}: {problem['problem']}")
 
 
 def _print_sources(core: Core) -> None:
@@ -206,15 +277,25 @@ def _print_sources(core: Core) -> None:
         print(f"    {article.display_title}" + (f"\n    {details}" if details else ""))
         if article.url:
             print(f"    {article.url}")
+    _print_problems(core)
 
 
 def cmd_sources(core: Core, args: argparse.Namespace) -> int:
-    _print_sources(core)
+    if not args.json:
+        _print_sources(core)
+        return 0
+    for article in core.store.current().articles.values():
+        payload = _article_json(article)
+        payload["paragraphs"] = article.paragraph_count
+        print(json.dumps(payload, ensure_ascii=False), flush=True)
+    for problem in core.store.problems():
+        print(json.dumps({"file": problem["file"], "problem": problem["problem"]}), flush=True)
     return 0
 
 
 def cmd_index(core: Core, args: argparse.Namespace) -> int:
-    report = core.store.refresh(force=args.rebuild)
+    # --rebuild builds from the corpus alone; otherwise every index file is checked.
+    report = core.store.refresh(force=args.rebuild, verify_all=not args.rebuild)
     if report is not None:
         data = report_dict(report)
         print(
@@ -223,39 +304,58 @@ def cmd_index(core: Core, args: argparse.Namespace) -> int:
         )
     for key, value in core.store.stats().items():
         print(f"{key}: {value}")
+    _print_problems(core)
     return 0
 
 
-def _toml_string(value: str) -> str:
-    return json.dumps(value, ensure_ascii=False)  # a JSON string is a TOML basic string
+def _add_problem(path: Path, corpus: Path, force: bool) -> str | None:
+    """Why ``path`` cannot be added, in one line; None when it can."""
+    if not path.exists():
+        return f"{path}: no such file"
+    if path.is_dir():
+        return f"{path}: is a folder, not an article file"
+    if path.suffix.lower() not in ARTICLE_SUFFIXES:
+        return f"{path}: not an article file ({', '.join(ARTICLE_SUFFIXES)})"
+    target = corpus / path.name
+    if target.exists() and not force:
+        return f"{target} exists already (use --force to replace it)"
+    try:
+        article = load_article(path.parent, path)  # refuse unreadable files before copying
+    except CorpusError as exc:
+        return str(exc)
+    if not split_paragraphs(article):
+        return f"{path}: no article text found in it (0 paragraphs)"
+    return None
 
 
 def cmd_add(core: Core, args: argparse.Namespace) -> int:
     corpus = core.settings.corpus
-    corpus.mkdir(parents=True, exist_ok=True)
     metadata = {k: getattr(args, k) for k in ("title", "source", "date", "url") if getattr(args, k)}
-    added = []
-    for path in args.paths:
-        if path.suffix.lower() not in ARTICLE_SUFFIXES:
+    if "date" in metadata:
+        iso = iso_date(metadata["date"])
+        if not iso:
             print(
-                f"citebot: {path}: not an article file ({', '.join(ARTICLE_SUFFIXES)})",
+                f"citebot: --date: {metadata['date']!r} is not a date "
+                "(write it like 2025-12-22 or December 22, 2025)",
                 file=sys.stderr,
             )
             return 2
+        metadata["date"] = iso
+    if corpus.exists() and not corpus.is_dir():
+        print(f"citebot: {corpus}: the corpus is not a folder", file=sys.stderr)
+        return 2
+    for path in args.paths:  # every file is checked before any is copied
+        problem = _add_problem(path, corpus, args.force)
+        if problem:
+            print(f"citebot: {problem}", file=sys.stderr)
+            return 2
+    corpus.mkdir(parents=True, exist_ok=True)
+    added = []
+    for path in args.paths:
         target = corpus / path.name
-        if target.exists() and not args.force:
-            print(f"citebot: {target} exists already (use --force to replace it)", file=sys.stderr)
-            return 2
-        try:
-            load_article(path.parent, path)  # refuse unreadable files before copying
-        except CorpusError as exc:
-            print(f"citebot: {exc}", file=sys.stderr)
-            return 2
         shutil.copyfile(path, target)
-        if metadata:
-            entry = "\n".join(f"{k} = {_toml_string(v)}" for k, v in metadata.items())
-            with open(corpus / MANIFEST_NAME, "a", encoding="utf-8") as manifest:
-                manifest.write(f"\n[{_toml_string(path.name)}]\n{entry}\n")
+        if args.force or metadata:
+            set_manifest_entry(corpus / MANIFEST_NAME, path.name, metadata)
         added.append(target)
     core.store.refresh()
     for target in added:
@@ -346,6 +446,25 @@ COMMANDS: dict[str, Callable[[Core, argparse.Namespace], int]] = {
 }
 
 
+def _quiet_stdout() -> None:
+    """After the reader of our output went away (``citebot ask ... | head -1``): send
+    what is left to /dev/null, so the interpreter's final flush cannot complain."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass  # stdout is not a real file (tests): nothing to flush at exit
+    finally:
+        os.close(devnull)
+
+
+def _home_problem(settings: Settings) -> str | None:
+    home = settings.home
+    if home.exists() and not home.is_dir():
+        return f"CITEBOT_HOME: {home} is not a folder (point it at a folder citebot may write)"
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     command = args.command or "chat"
@@ -354,17 +473,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"citebot: {exc}", file=sys.stderr)
         return 2
+    problem = _home_problem(settings)
+    if problem:
+        print(f"citebot: {problem}", file=sys.stderr)
+        return 2
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # `index` and `sources` list the files that could not be indexed themselves: not twice
+    quiet = command in ("index", "sources") and not args.verbose
+    logging.getLogger("index.store").setLevel(logging.ERROR if quiet else logging.NOTSET)
     core = build_core(settings, progress=sys.stderr.isatty())
     try:
-        if command not in ("add",):
+        if command not in ("add", "index"):
             core.store.current()  # build or load now, so problems are reported up front
-            if core.store.last_error:
-                print(f"citebot: warning: {core.store.last_error}", file=sys.stderr)
         return COMMANDS[command](core, args)
+    except BrokenPipeError:  # `citebot ask ... | head -1`: the reader has all it wanted
+        _quiet_stdout()
+        return 0
     except IndexUnavailable as exc:
         print(f"citebot: no index to answer from: {exc}", file=sys.stderr)
         return 1
@@ -374,7 +501,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (CorpusBuildError, CorpusError, ValueError, ConnectionError) as exc:
         print(f"citebot: {exc}", file=sys.stderr)
         return 1
+    except OSError as exc:  # an index folder that cannot be written, a full disk...
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"citebot: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:  # `citebot search x | head`
-        return 0

@@ -3,8 +3,9 @@
 An article is one file in the corpus folder.  Metadata comes, strongest first, from the
 file's own front matter (``---`` / ``key: value`` / ``---``), from the corpus manifest
 ``metadata.toml`` (for files one would rather not edit), and from what the file itself
-says (an HTML ``<title>``, a ``Date: 2025-12-22`` line).  Nothing is invented: an
-unknown field stays empty.
+says (a web page's metadata as trafilatura reads it, see ``index.html``; a text file's
+headline and ``Source:`` / ``Date:`` lines, see ``index.textmeta``).  Nothing is
+invented: an unknown field stays empty, and a date is an ISO date or nothing.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bs4 import BeautifulSoup, Tag
+from index.dates import iso_date
+from index.html import HtmlBlock, load_html
+from index.textmeta import header_metadata
 
 ARTICLE_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
 MANIFEST_NAME = "metadata.toml"
@@ -32,17 +35,41 @@ class CorpusError(Exception):
         self.path = str(path)
         self.reason = reason
 
+    def __reduce__(self) -> tuple[type[CorpusError], tuple[str, str]]:
+        # Sent back from worker processes: rebuilt from both fields, not the message.
+        return (CorpusError, (self.path, self.reason))
+
 
 @dataclass(frozen=True)
 class Block:
     """A run of text as the file laid it out.
 
-    ``kind`` is what the markup said it is ("heading", "item", "row", "para") or "line"
+    ``kind`` is what the markup said it is ("heading", "item", "row", "para"), "title"
+    for a text file's headline (searchable, never a paragraph of its own), or "line"
     when plain text leaves that to the paragraph splitter to work out.
     """
 
     kind: str
     text: str
+
+
+LEAD_CHARS = 80
+
+
+def shorten(text: str, limit: int = LEAD_CHARS) -> str:
+    """``text`` cut at a word boundary to at most ``limit`` characters, with an ellipsis."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1].rsplit(" ", 1)[0].rstrip(" ,;:-\u2013\u2014")
+    return f"{cut}\u2026"
+
+
+def lead_title(text: str) -> str:
+    """What shows an article that has no title: its lead sentence, shortened."""
+    text = re.sub(r"^\s*(?:[-*\u2022]|\d{1,2}[.)])\s+", "", text)  # a list's first item
+    first = re.split(r"(?<=[.!?])\s+(?=[A-Z\"\u201c])", " ".join(text.split()), maxsplit=1)[0]
+    return shorten(first)
 
 
 @dataclass
@@ -59,19 +86,25 @@ class Article:
 
     @property
     def display_title(self) -> str:
-        return self.title or f"Untitled article {self.id}"
+        if self.title:
+            return self.title
+        lead = next((b.text for b in self.blocks if len(b.text.split()) >= 4), "")
+        return lead_title(lead) if lead else self.path.name
 
 
 def article_files(corpus_dir: Path) -> list[Path]:
     """The article files of a corpus, in a stable order; hidden files are skipped."""
     if not corpus_dir.is_dir():
         raise CorpusError(corpus_dir, "corpus folder not found")
-    files = [
-        p
-        for p in corpus_dir.rglob("*")
-        if p.suffix.lower() in ARTICLE_SUFFIXES
-        and not any(part.startswith((".", "_")) for part in p.relative_to(corpus_dir).parts)
-    ]
+    try:
+        files = [
+            p
+            for p in corpus_dir.rglob("*")
+            if p.suffix.lower() in ARTICLE_SUFFIXES
+            and not any(part.startswith((".", "_")) for part in p.relative_to(corpus_dir).parts)
+        ]
+    except OSError as exc:  # a folder removed or locked while it was being listed
+        raise CorpusError(corpus_dir, f"cannot be listed ({exc.strerror or exc})") from exc
     return sorted(files, key=lambda p: p.relative_to(corpus_dir).as_posix())
 
 
@@ -136,19 +169,6 @@ def split_front_matter(text: str) -> tuple[dict[str, str], str]:
     return meta, text[match.end() :]
 
 
-_DATE_LINE_RE = re.compile(
-    r"^(?:date|time|published|updated|posted)\s*:\s*(\d{4}-\d{2}-\d{2})\b", re.IGNORECASE
-)
-
-
-def _date_from_text(lines: list[str]) -> str:
-    for line in lines[:12]:
-        m = _DATE_LINE_RE.match(line.strip())
-        if m:
-            return m.group(1)
-    return ""
-
-
 def _plain_blocks(text: str) -> list[Block]:
     return [Block("line", line) for line in text.split("\n")]
 
@@ -202,122 +222,73 @@ def _markdown_blocks(text: str) -> list[Block]:
     return blocks
 
 
-_HTML_DROP = (
-    "script style noscript nav header footer aside form iframe svg figure figcaption "
-    "button template select"
-).split()
-_HTML_BLOCKS = {"p", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "tr"}
-_BOILERPLATE_CLASS_RE = re.compile(
-    r"(^|[-_ ])(nav|menu|breadcrumb|footer|header|sidebar|share|social|related|newsletter|"
-    r"subscribe|promo|advert|ad|cookie|comments?|byline-share)([-_ ]|$)",
-    re.IGNORECASE,
-)
+def _text_article(text: str, markdown: bool) -> tuple[dict[str, str], list[Block]]:
+    """Blocks of a text or Markdown body, with what its top lines say as metadata."""
+    lines = text.split("\n")
+    meta, used, headline = header_metadata(lines, markdown=markdown)
+    blocks = _markdown_blocks(text) if markdown else _plain_blocks(text)
+    for i in sorted(used):
+        blocks[i] = Block("line", "")
+    body = [i for i, b in enumerate(blocks) if b.text.strip() and i != headline and i not in used]
+    if headline >= 0 and not body:
+        del meta["title"]  # a one-line article: that line is its text, not its title
+    elif headline >= 0:
+        blocks[headline] = Block("title", meta["title"])
+    return meta, blocks
 
 
-def _meta_content(soup: BeautifulSoup, *names: str) -> str:
-    for name in names:
-        tag = soup.find("meta", attrs={"property": name}) or soup.find("meta", attrs={"name": name})
-        if isinstance(tag, Tag) and tag.get("content"):
-            return str(tag["content"]).strip()
-    return ""
-
-
-def _main_element(soup: BeautifulSoup) -> Tag:
-    """The element holding the article: <article>, <main>, else the densest text container."""
-    for tag_name in ("article", "main"):
-        candidates = [t for t in soup.find_all(tag_name) if isinstance(t, Tag)]
-        if candidates:
-            return max(candidates, key=lambda t: len(t.get_text(" ", strip=True)))
-    best: Tag | None = None
-    best_length = 0
-    for p in soup.find_all("p"):
-        parent = p.parent
-        if not isinstance(parent, Tag):
-            continue
-        paragraphs = parent.find_all("p", recursive=False)
-        length = sum(len(c.get_text(" ", strip=True)) for c in paragraphs)
-        if length > best_length:
-            best, best_length = parent, length
-    body = soup.body
-    return best or (body if isinstance(body, Tag) else soup)
-
-
-def _html_article(text: str) -> tuple[dict[str, str], list[Block]]:
-    soup = BeautifulSoup(text, "html.parser")
-    meta = {
-        "title": _meta_content(soup, "og:title", "twitter:title")
-        or (soup.title.get_text(strip=True) if soup.title else ""),
-        "source": _meta_content(soup, "og:site_name", "application-name"),
-        "date": _meta_content(soup, "article:published_time", "date", "pubdate")[:10],
-        "url": _meta_content(soup, "og:url"),
-    }
-    canonical = soup.find("link", rel="canonical")
-    if not meta["url"] and isinstance(canonical, Tag) and canonical.get("href"):
-        meta["url"] = str(canonical["href"])
-    main = _main_element(soup)
-    if not meta["date"]:
-        time_tag = main.find("time") or soup.find("time")
-        if isinstance(time_tag, Tag) and time_tag.get("datetime"):
-            meta["date"] = str(time_tag["datetime"])[:10]
-    for tag in main.find_all(_HTML_DROP):
-        tag.decompose()
-    for tag in main.find_all(True):
-        if tag.decomposed or not isinstance(tag, Tag) or tag.attrs is None:
-            continue
-        classes = " ".join(tag.get("class") or []) + " " + str(tag.get("id") or "")
-        if tag.name not in ("html", "body", "article", "main") and _BOILERPLATE_CLASS_RE.search(
-            classes
-        ):
-            tag.decompose()
-    blocks: list[Block] = []
-    for tag in main.find_all(_HTML_BLOCKS):
-        if tag.find_parent(_HTML_BLOCKS - {"tr"}) is not None and tag.name != "tr":
-            continue  # nested: its text is read with the outer block
-        content = " ".join(tag.get_text(" ", strip=True).split())
-        if not content:
-            continue
-        if tag.name in ("h1", "h2", "h3", "h4", "h5", "h6"):
-            blocks.append(Block("heading", content))
-        elif tag.name == "li":
-            blocks.append(Block("item", content))
-        elif tag.name == "tr":
-            cells = [
-                " ".join(c.get_text(" ", strip=True).split()) for c in tag.find_all(["th", "td"])
-            ]
-            blocks.append(Block("row", "| " + " | ".join(cells) + " |"))
-        else:
-            blocks.append(Block("para", content))
-        blocks.append(Block("line", ""))
-    return {k: v for k, v in meta.items() if v}, blocks
-
-
-def load_article(
-    corpus_dir: Path, path: Path, manifest: dict[str, dict[str, str]] | None = None
+def html_article(
+    text: str, *, article_id: str, path: Path, url: str = "", sha256: str = ""
 ) -> Article:
-    text, digest = read_text(path)
-    suffix = path.suffix.lower()
-    front: dict[str, str] = {}
-    if suffix in (".html", ".htm"):
-        meta, blocks = _html_article(text)
-    else:
-        front, body = split_front_matter(text)
-        blocks = _markdown_blocks(body) if suffix in (".md", ".markdown") else _plain_blocks(body)
-        date = _date_from_text([b.text for b in blocks])
-        meta = {"date": date} if date else {}
-    rel = path.relative_to(corpus_dir).as_posix()
-    for stronger in ((manifest or {}).get(rel, {}), front):
-        meta.update({k: v for k, v in stronger.items() if v})
+    """An ``Article`` from an HTML page's text (a corpus file or a fetched page); ``url``
+    is where it was fetched from, when known.  See ``index.html.load_html``."""
+    page = load_html(text, url=url)
+    return _article(article_id, path, page.meta, _html_blocks(page.blocks), sha256)
+
+
+def _html_blocks(blocks: list[HtmlBlock]) -> list[Block]:
+    out: list[Block] = []
+    for block in blocks:
+        out.append(Block(block.kind, block.text))
+        out.append(Block("line", ""))
+    return out
+
+
+def _article(
+    article_id: str, path: Path, meta: dict[str, str], blocks: list[Block], sha256: str
+) -> Article:
     return Article(
-        id=article_id(corpus_dir, path),
+        id=article_id,
         path=path,
         title=meta.get("title", ""),
         source=meta.get("source", ""),
         date=meta.get("date", ""),
         url=meta.get("url", ""),
         blocks=blocks,
-        sha256=digest,
+        sha256=sha256,
         extra={k: v for k, v in meta.items() if k not in META_FIELDS},
     )
+
+
+def load_article(
+    corpus_dir: Path, path: Path, manifest: dict[str, dict[str, str]] | None = None
+) -> Article:
+    """One corpus file as an article; ``CorpusError`` names the file when it cannot be read."""
+    text, digest = read_text(path)
+    suffix = path.suffix.lower()
+    front: dict[str, str] = {}
+    if suffix in (".html", ".htm"):
+        page = load_html(text)
+        meta, blocks = page.meta, _html_blocks(page.blocks)
+    else:
+        front, body = split_front_matter(text)
+        meta, blocks = _text_article(body, markdown=suffix in (".md", ".markdown"))
+    rel = path.relative_to(corpus_dir).as_posix()
+    for stronger in ((manifest or {}).get(rel, {}), front):
+        meta.update({k: v for k, v in stronger.items() if v})
+    if meta.get("date"):
+        meta["date"] = iso_date(meta["date"])  # a date that names no day is no date
+    return _article(article_id(corpus_dir, path), path, meta, blocks, digest)
 
 
 def iter_articles(corpus_dir: Path) -> Iterator[Article]:

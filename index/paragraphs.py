@@ -26,6 +26,8 @@ class Paragraph:
     number: int
     text: str
     heading: str = ""
+    headline: str = ""  # a text file's headline: searchable with its first paragraph,
+    # never shown (it is the article's title already)
 
     @property
     def id(self) -> str:
@@ -33,7 +35,8 @@ class Paragraph:
 
     @property
     def indexed_text(self) -> str:
-        return f"{self.heading}\n{self.text}" if self.heading else self.text
+        shown = f"{self.heading}\n{self.text}" if self.heading else self.text
+        return f"{self.headline}\n{shown}" if self.headline else shown
 
 
 def _pattern(*alternatives: str) -> re.Pattern[str]:
@@ -72,6 +75,14 @@ _IMAGE = _pattern(
 )
 _SUBSCRIBE = _pattern(r"\b(subscribe|subscription|newsletter|sign up|signup|unsubscribe)\b")
 _CRUMBS = re.compile(r"^[^.!?]*(\s[>\u00bb\u203a/|]\s[^.!?]*){2,}$")
+_CREDITS = _pattern(  # who reported it, where to follow them: about the page, not the news
+    r"^\(?(additional )?reporting by\b",
+    r"\bcontributed (reporting|to this (report|story|article))\b",
+    r"^reach the (reporters?|writers?|authors?)\b",
+    r"^follow (us|[@\w][\w@'\u2019 ]{0,60}) on (facebook|twitter|instagram|youtube|linkedin|x)\b",
+    r"personal,? non-?commercial use",
+    r"^(like this (story|article)\?|tell us what you think|an error has occurred)",
+)
 _CHROME = _pattern(
     r"^(time|date|published|updated|posted|by|author|writer|editor|source|tags?|"
     r"filed under|categor(y|ies)|share( this( article)?)?)\s*[:\uff1a]",
@@ -103,6 +114,8 @@ def is_boilerplate(text: str) -> bool:
     if _SUBSCRIBE.search(stripped) and words <= 40:
         return True
     if _CRUMBS.match(stripped) and words <= 15:
+        return True
+    if _CREDITS.search(stripped) and words <= 40:
         return True
     return bool(_CHROME.search(stripped)) and words <= 15
 
@@ -203,6 +216,10 @@ def _table_text(rows: list[str]) -> str:
     return "\n".join(lines)
 
 
+def _short_line(unit: _Unit) -> bool:
+    return unit.kind == "text" and _looks_like_heading(unit.text) and not unit.text.endswith(":")
+
+
 def split_paragraphs(article: Article) -> list[Paragraph]:
     units = _units(article.blocks)
     title = _norm(article.title)
@@ -229,6 +246,7 @@ def split_paragraphs(article: Article) -> list[Paragraph]:
     heading = ""
     previous_norm = ""
     seen_content = False
+    headline = ""
     k = 0
     # (heading, text) of each paragraph, in order
     out: list[tuple[str, str]] = []
@@ -236,6 +254,9 @@ def split_paragraphs(article: Article) -> list[Paragraph]:
         unit = merged[k]
         k += 1
         norm = _norm(unit.text)
+        if unit.kind == "title":
+            headline, previous_norm = unit.text, norm
+            continue
         if not norm or norm == previous_norm or (not seen_content and title and norm == title):
             continue  # empty, a repeated line, or the title repeated at the top
         previous_norm = norm
@@ -247,6 +268,8 @@ def split_paragraphs(article: Article) -> list[Paragraph]:
             and _looks_like_heading(unit.text)
             and not unit.text.endswith(":")
             and k < len(merged)
+            and not _short_line(merged[k])  # a run of short lines (dates, credits) is
+            # text, never one long heading ("Tour Dates - June 9 - June 10 - ...")
         ):
             heading = f"{heading} - {unit.text}" if heading else unit.text
             continue
@@ -264,7 +287,7 @@ def split_paragraphs(article: Article) -> list[Paragraph]:
         out.append((heading, text))
         heading = ""
     return [
-        Paragraph(article_id=article.id, number=n, text=text, heading=head)
+        Paragraph(article.id, n, text, head, headline if n == 1 else "")
         for n, (head, text) in enumerate(out, start=1)
     ]
 

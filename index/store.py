@@ -34,14 +34,16 @@ from index.documents import (
     MANIFEST_NAME,
     CorpusError,
     article_files,
+    lead_title,
     load_article,
     load_manifest,
 )
+from index.integrity import DamagedIndex, verify, write_checksums
 from index.paragraphs import split_paragraphs
 
 log = logging.getLogger(__name__)
 
-INDEX_FORMAT = 4
+INDEX_FORMAT = 5
 _POINTER = "CURRENT"
 _ARRAYS = (
     "dense_terms",
@@ -70,6 +72,10 @@ class CorpusBuildError(Exception):
         super().__init__(_unreadable_message([str(e) for e in errors]))
 
 
+def _problem_line(problem: dict[str, str]) -> str:
+    return f"{problem['file']}: {problem['problem']}"
+
+
 def _unreadable_message(problems: list[str]) -> str:
     lines = "\n".join(f"  {p}" for p in problems)
     return f"{len(problems)} corpus file(s) could not be indexed:\n{lines}"
@@ -88,10 +94,11 @@ class ArticleInfo:
     paragraph_count: int
     size: int = 0  # the file's size and modification time when it was read: an
     mtime_ns: int = 0  # unchanged file is not read (or tokenised) again
+    lead: str = ""  # the lead sentence, shortened: what shows an article without a title
 
     @property
     def display_title(self) -> str:
-        return self.title or f"Untitled article {self.id}"
+        return self.title or self.lead or Path(self.path).name
 
 
 @dataclass(frozen=True)
@@ -130,7 +137,8 @@ def corpus_fingerprint(corpus_dir: Path) -> str:
 class SearchIndex:
     """A loaded index: term lookups, BM25 search, and paragraphs read from disk on demand."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, verify_all: bool = False) -> None:
+        verify(directory, full=verify_all)  # DamagedIndex before anything is misread
         self.directory = directory
         self.meta = json.loads((directory / "meta.json").read_text(encoding="utf-8"))
         if self.meta.get("format") != INDEX_FORMAT:
@@ -278,13 +286,16 @@ def _tokenise(
 ) -> _Tokenised:
     article = load_article(corpus_dir, path, manifest)
     st = path.stat()
+    paragraphs = split_paragraphs(article)
+    if not paragraphs:
+        raise CorpusError(path, "no article text found in it (0 paragraphs)")
     terms: list[int] = []
     tfs: list[int] = []
     sizes: list[int] = []
     lines: list[bytes] = []
-    for paragraph in split_paragraphs(article):
+    for paragraph in paragraphs:
         heading, text = paragraph.heading, paragraph.text
-        counts = Counter(tokenize(f"{heading}\n{text}" if heading else text))
+        counts = Counter(tokenize(paragraph.indexed_text))
         terms.extend(map(local.__getitem__, counts))  # new terms numbered by the default
         tfs.extend(counts.values())
         sizes.append(len(counts))
@@ -300,6 +311,7 @@ def _tokenise(
         "sha256": article.sha256,
         "size": st.st_size,
         "mtime_ns": st.st_mtime_ns,
+        "lead": "" if article.title else lead_title(paragraphs[0].text),
     }
     return _Tokenised(
         info,
@@ -326,6 +338,8 @@ def _tokenise_many(
             results.append(exc)
         except FileNotFoundError:
             results.append(CorpusError(path, "the file vanished while it was being read"))
+        except OSError as exc:
+            results.append(CorpusError(path, f"cannot be read ({exc.strerror or exc})"))
     return list(local), results
 
 
@@ -409,11 +423,18 @@ def build_index(
     index_dir.mkdir(parents=True, exist_ok=True)
     fingerprint = corpus_fingerprint(corpus_dir)
     files = article_files(corpus_dir)
-    manifest = load_manifest(corpus_dir)
+    errors: list[CorpusError] = []
+    try:
+        manifest = load_manifest(corpus_dir)
+    except CorpusError as exc:  # a broken manifest loses its metadata, not the articles
+        errors.append(exc)
+        manifest = {}
     manifest_path = corpus_dir / MANIFEST_NAME
-    manifest_hash = hashlib.sha256(
-        manifest_path.read_bytes() if manifest_path.exists() else b""
-    ).hexdigest()
+    try:
+        manifest_bytes = manifest_path.read_bytes()
+    except FileNotFoundError:
+        manifest_bytes = b""
+    manifest_hash = hashlib.sha256(manifest_bytes).hexdigest()
     reusable = _reusable(previous, corpus_dir, manifest_hash)
     plan: list[tuple[Path, ArticleInfo | None]] = []
     for path in files:
@@ -435,7 +456,6 @@ def build_index(
     # Unchanged articles keep their term counts: the index is turned back into
     # paragraph -> terms once, instead of every article being tokenised again.
     old_forward = previous.bm25.forward() if reusable and previous else None
-    errors: list[CorpusError] = []
     infos: list[dict[str, Any]] = []
     term_chunks: list[np.ndarray] = []
     tf_chunks: list[np.ndarray] = []
@@ -531,9 +551,10 @@ def build_index(
             "avgdl": index.avgdl,
             "params": {"k1": bm25.K1, "b": bm25.B, "epsilon": bm25.EPSILON},
             "built_at": time.time(),
-            "skipped": [str(e) for e in errors],
+            "skipped": [problem_of(corpus_dir, e) for e in errors],
         }
         (target / "meta.json").write_text(json.dumps(meta, indent=1), "utf-8")
+        write_checksums(target)
         log.info(
             "indexed %d paragraphs: read and tokenised %d of %d articles in %.1f s, "
             "postings in %.1f s, saved in %.1f s",
@@ -561,6 +582,16 @@ def build_index(
     )
 
 
+def problem_of(corpus_dir: Path, error: CorpusError) -> dict[str, str]:
+    """An unreadable file as the index records it: its path in the corpus and why."""
+    path = Path(error.path)
+    try:
+        name = path.relative_to(corpus_dir).as_posix()
+    except ValueError:
+        name = path.as_posix()
+    return {"file": name, "problem": error.reason}
+
+
 def _progress_bar(total: int) -> tuple[Progress, TaskID]:
     bar = Progress(transient=True)
     task = bar.add_task("Indexing articles", total=total)
@@ -573,7 +604,8 @@ class IndexStore:
 
     ``current()`` is cheap to call per question: it looks at the corpus at most every
     ``check_interval`` seconds (by names, sizes and times) and rebuilds only on a change.
-    A failed rebuild keeps the last good index serving and is reported in ``last_error``.
+    A file that cannot be read is left out and named in ``problems()``; every other
+    article, new ones included, is indexed.  A damaged index is rebuilt from the corpus.
     """
 
     def __init__(
@@ -594,17 +626,23 @@ class IndexStore:
         self.last_build: BuildReport | None = None
         self._index: SearchIndex | None = None
         self._checked_at: float | None = None
-        self._failed_fingerprint: str | None = None
         self._lock = threading.Lock()
 
-    def _load_pointer(self) -> SearchIndex | None:
+    def _load_pointer(self, *, verify_all: bool = False) -> SearchIndex | None:
         pointer = self.index_dir / _POINTER
         try:
             name = pointer.read_text(encoding="utf-8").strip()
-            index = SearchIndex(self.index_dir / name)
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            if pointer.exists():  # an older format after an upgrade, or damage: rebuild
-                log.info("rebuilding the index: %s", exc)
+            index = SearchIndex(self.index_dir / name, verify_all=verify_all)
+        except FileNotFoundError:
+            return None  # no index yet
+        except DamagedIndex as exc:
+            logging.getLogger("index.integrity").warning(
+                "the index is damaged (%s); rebuilding it from the corpus", exc
+            )
+            return None
+        except (OSError, ValueError, KeyError, TypeError, EOFError) as exc:
+            # an older format after an upgrade, or damage the checksums cannot see
+            log.info("rebuilding the index: %s", exc)
             return None
         if index.meta.get("analyzer_version") != ANALYZER_VERSION:
             index.close()
@@ -627,15 +665,25 @@ class IndexStore:
                 shutil.rmtree(stale, ignore_errors=True)
         return self._index
 
-    def refresh(self, *, force: bool = False) -> BuildReport | None:
+    def problems(self) -> list[dict[str, str]]:
+        """The corpus files the serving index had to leave out: ``file`` and ``problem``."""
+        index = self._index
+        if index is None:
+            return []
+        return [p for p in index.meta.get("skipped") or [] if isinstance(p, dict)]
+
+    def refresh(self, *, force: bool = False, verify_all: bool = False) -> BuildReport | None:
         """Rebuild if the corpus changed (or ``force``); None when nothing needed doing.
 
-        Raises ``CorpusBuildError`` when files cannot be read and an earlier index can
-        keep serving; with no earlier index the readable files are indexed and the
-        others reported in ``last_error``.
+        Files that cannot be read are left out of the new index and logged once, when it
+        is built; ``force`` builds from the corpus alone, never reading the old index.
+        Raises ``CorpusBuildError`` only when the corpus folder itself is gone (the
+        earlier index keeps serving).
         """
-        if self._index is None:
-            self._index = self._load_pointer()
+        if not force and (self._index is None or verify_all):
+            if self._index is not None:
+                self._index.close()
+            self._index = self._load_pointer(verify_all=verify_all)
         fingerprint = corpus_fingerprint(self.corpus_dir)
         current = self._index
         unchanged = (
@@ -644,25 +692,25 @@ class IndexStore:
             and current.meta.get("corpus_dir") == str(self.corpus_dir.resolve())
         )
         if not force and unchanged and current is not None:
-            skipped = current.meta.get("skipped") or []
-            self.last_error = _unreadable_message(skipped) if skipped else None
+            self.last_error = None
             return None
-        if not force and fingerprint == self._failed_fingerprint:
-            return None  # the same broken corpus that failed last time
         if fingerprint == "missing" and current is not None:
             self.last_error = f"{self.corpus_dir}: corpus folder not found"
             raise CorpusBuildError([CorpusError(self.corpus_dir, "corpus folder not found")])
         report = build_index(
-            self.corpus_dir, self.index_dir, progress=self.progress, previous=current
+            self.corpus_dir,
+            self.index_dir,
+            progress=self.progress,
+            previous=None if force else current,
         )
-        if report.skipped and current is not None:
-            shutil.rmtree(report.directory, ignore_errors=True)
-            error = CorpusBuildError(report.skipped)
-            self._failed_fingerprint = fingerprint
-            self.last_error = f"{error}\nThe previous index keeps serving."
-            raise error
-        self._failed_fingerprint = None
-        self.last_error = str(CorpusBuildError(report.skipped)) if report.skipped else None
+        self.last_error = None
+        if report.skipped:
+            log.warning(
+                "%s",
+                _unreadable_message(
+                    [_problem_line(problem_of(self.corpus_dir, e)) for e in report.skipped]
+                ),
+            )
         self._switch_to(report)
         self.last_build = report
         return report
@@ -698,7 +746,8 @@ class IndexStore:
             log.error("%s", exc)
         except CorpusError as exc:
             self.last_error = str(exc)
-            log.error("%s", exc)
+            # With no index, whoever asks gets this in IndexUnavailable: log it quietly.
+            log.log(logging.ERROR if self._index is not None else logging.INFO, "%s", exc)
 
     def stats(self) -> dict[str, object]:
         index = self.current()

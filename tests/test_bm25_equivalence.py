@@ -43,9 +43,7 @@ def _compare(
 
 def test_equal_to_rank_bm25_on_the_seed_corpus() -> None:
     docs = [
-        tokenize(f"{p.heading}\n{p.text}" if p.heading else p.text)
-        for a in iter_articles(SEED_CORPUS)
-        for p in split_paragraphs(a)
+        tokenize(p.indexed_text) for a in iter_articles(SEED_CORPUS) for p in split_paragraphs(a)
     ]
     queries = [
         tokenize(q)
@@ -100,9 +98,7 @@ def test_the_index_on_disk_ranks_as_rank_bm25_does(tmp_path: Path) -> None:
 
     index = IndexStore(SEED_CORPUS, tmp_path / "i").current()
     docs = [
-        tokenize(f"{p.heading}\n{p.text}" if p.heading else p.text)
-        for a in iter_articles(SEED_CORPUS)
-        for p in split_paragraphs(a)
+        tokenize(p.indexed_text) for a in iter_articles(SEED_CORPUS) for p in split_paragraphs(a)
     ]
     reference = BM25Okapi(docs, k1=bm25.K1, b=bm25.B)
     for question in ("Who leads TBD Lab?", "Qwen distillation", "Meta stock 1.2%"):

@@ -85,15 +85,18 @@ def test_add_copies_validates_and_indexes(
 
 
 def test_broken_corpus_file_is_named_and_answers_continue(
-    corpus: Path, capsys: pytest.CaptureFixture[str]
+    corpus: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
     assert main(["--corpus", str(corpus), "index"]) == 0
     (corpus / "broken.html").write_bytes(b"<html>\xff\xfe</html>")
     assert main(["--corpus", str(corpus), "ask", "Who leads TBD Lab?"]) == 0
     captured = capsys.readouterr()
-    assert "broken.html: is not UTF-8 text" in captured.err
-    assert "previous index keeps serving" in captured.err
     assert "Alexandr Wang" in captured.out
+    assert caplog.text.count("broken.html: is not UTF-8 text") == 1  # the log, once
+    assert main(["--corpus", str(corpus), "index"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("broken.html: is not UTF-8 text (byte 0xff at offset 6)") == 1
+    assert caplog.text.count("broken.html") == 1  # not logged again: nothing was rebuilt
 
 
 def test_bad_config_value_is_a_clear_error(

@@ -56,6 +56,8 @@ def test_title_repeated_at_the_top_is_dropped(seed_paragraphs: dict[str, list]) 
     first = seed_paragraphs["002_f2332b2d0f3892e9"][0]
     assert first.text.startswith("Meta's once-confident bet on open-source AI")
     assert "Meta's AI Pivot" not in first.heading + first.text
+    assert first.headline.startswith("Meta's AI Pivot")  # searchable, never shown
+    assert all(not p.headline for p in seed_paragraphs["002_f2332b2d0f3892e9"][1:])
 
 
 def test_table_reads_a_row_per_line_with_its_header(seed_paragraphs: dict[str, list]) -> None:
@@ -102,6 +104,12 @@ def test_paragraph_ids_are_stable_and_numbered_from_one(seed_paragraphs: dict[st
         "Home > MarketWatch > Industry News",
         "Address:20th floor, Taihe international financial center, Chengdu",
         "02",
+        "Keith Bradsher contributed reporting from Hong Kong.",
+        "(Reporting by Greg Roumeliotis and Joshua Franklin; Editing by Megan Davies)",
+        "Follow The New York Times Opinion section on Facebook, Twitter and Instagram.",
+        "Reach the reporters on Twitter at http://twitter.com/MegKinnardAP",
+        "This copy is for your personal, non-commercial use only.",
+        "Like this story? Share it with a friend!",
     ],
 )
 def test_boilerplate_lines(line: str) -> None:
@@ -114,6 +122,8 @@ def test_boilerplate_lines(line: str) -> None:
         "Meta stock gained over 11% year-to-date as it navigated its AI and metaverse ambitions.",
         "The company's address to shareholders stressed AI.",
         "Meta recently acquired AI data company Scale AI for about $14.3 billion.",
+        "Reporters contributed to the fund, the union said.",
+        "Millions follow the company on Instagram, where it posts daily.",
     ],
 )
 def test_reporting_lines_are_not_boilerplate(line: str) -> None:
@@ -150,3 +160,28 @@ def test_no_paragraph_is_only_punctuation_or_numbers(seed_paragraphs: dict[str, 
     for paras in seed_paragraphs.values():
         for p in paras:
             assert re.search(r"[A-Za-z]{3}", p.text), p
+
+
+def test_a_run_of_short_lines_is_text_not_one_long_heading() -> None:
+    article = Article(
+        "tour",
+        Path("tour.html"),
+        "",
+        "",
+        "",
+        "",
+        [
+            Block("para", "The band announced a 30-date tour for next summer, its first in years."),
+            Block("para", "Tour Dates"),
+            Block("para", "June 9 \u2013 West Palm Beach, FL @ Coral Sky Amphitheatre"),
+            Block("para", "June 17 \u2013 Nashville, TN @ Bridgestone Arena"),
+            Block("para", "Additional reporting by Joseph Hudak"),
+        ],
+        "0",
+    )
+    paras = split_paragraphs(article)
+    assert [(p.heading, p.text) for p in paras[1:]] == [
+        ("", "Tour Dates"),
+        ("", "June 9 \u2013 West Palm Beach, FL @ Coral Sky Amphitheatre"),
+        ("", "June 17 \u2013 Nashville, TN @ Bridgestone Arena"),
+    ]  # and the credit line is not a paragraph

@@ -2,12 +2,14 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 from pathlib import Path
 
 import pytest
 
 from index import store as store_module
-from index.store import CorpusBuildError, IndexStore, IndexUnavailable
+from index.documents import CorpusError
+from index.store import IndexStore, IndexUnavailable
 
 
 class FakeClock:
@@ -67,27 +69,29 @@ def test_a_changed_or_removed_article_leaves_no_stale_paragraph(
     "breakage",
     ["binary", "encoding"],
 )
-def test_a_broken_file_keeps_the_last_good_index_serving(
+def test_an_unreadable_file_is_left_out_and_new_articles_still_indexed(
     corpus: Path, tmp_path: Path, breakage: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     clock = FakeClock()
     store = _store(corpus, tmp_path, clock)
-    good = store.current()
+    store.current()
     bad = corpus / "bad.txt"
     bad.write_bytes(b"\x00\x01\x02binary" if breakage == "binary" else b"caf\xe9 \xff news")
+    (corpus / "wine.txt").write_text("Bordeaux had its smallest grape harvest in fifty years.\n")
     clock.now += 5
-    assert store.current() is good
-    assert store.last_error is not None and "bad.txt" in store.last_error
-    assert "bad.txt" in caplog.text
-    with pytest.raises(CorpusBuildError, match="bad.txt"):
-        store.refresh(force=True)
-    # Nothing half-written: the pointer still names the good build, no temp folders left.
-    index_dir = tmp_path / "index"
-    assert (index_dir / "CURRENT").read_text() == good.directory.name
-    assert not list(index_dir.glob(".build-*"))
+    index = store.current()
+    assert "wine" in index.articles and len(index.articles) == 5  # the new one is served
+    assert "Bordeaux" in _texts(index)
+    reason = "looks like a binary file" if breakage == "binary" else "is not UTF-8 text"
+    [problem] = store.problems()
+    assert problem["file"] == "bad.txt" and problem["problem"].startswith(reason)
+    assert caplog.text.count("bad.txt") == 1  # logged once, when the index was built
+    clock.now += 5
+    assert store.current() is index and caplog.text.count("bad.txt") == 1  # not again
     bad.unlink()
     clock.now += 5
-    assert store.current() is good and store.last_error is None
+    assert store.current() is not index and store.problems() == []
+    assert not list((tmp_path / "index").glob(".build-*"))
 
 
 def test_without_an_earlier_index_readable_files_still_serve(corpus: Path, tmp_path: Path) -> None:
@@ -95,14 +99,43 @@ def test_without_an_earlier_index_readable_files_still_serve(corpus: Path, tmp_p
     store = _store(corpus, tmp_path)
     index = store.current()
     assert len(index.articles) == 4
-    assert store.last_error is not None and "bad.txt" in store.last_error
+    assert [p["file"] for p in store.problems()] == ["bad.txt"]
+
+
+def test_an_article_without_text_is_a_problem_not_an_empty_article(
+    corpus: Path, tmp_path: Path
+) -> None:
+    (corpus / "empty.html").write_text("<html><body><nav>Home</nav></body></html>")
+    (corpus / "blank.txt").write_text("\n\n   \n")
+    store = _store(corpus, tmp_path)
+    index = store.current()
+    assert "empty" not in index.articles and "blank" not in index.articles
+    problems = {p["file"]: p["problem"] for p in store.problems()}
+    assert problems == {
+        "blank.txt": "no article text found in it (0 paragraphs)",
+        "empty.html": "no article text found in it (0 paragraphs)",
+    }
+
+
+def test_a_broken_manifest_loses_its_metadata_not_the_articles(
+    corpus: Path, tmp_path: Path
+) -> None:
+    manifest = corpus / "metadata.toml"
+    manifest.write_text(manifest.read_text() + '\n["001_fac266b8b9879510.txt"]\nsource = "X"\n')
+    store = _store(corpus, tmp_path)
+    assert len(store.current().articles) == 4
+    [problem] = store.problems()
+    assert (
+        problem["file"] == "metadata.toml"
+        and "cannot read the metadata manifest" in (problem["problem"])
+    )
 
 
 def test_a_file_vanishing_mid_build_is_named(
     corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store = _store(corpus, tmp_path)
-    good = store.current()
+    store.current()
     victim = corpus / "003_995cb40eb3369109.txt"
     real_load = store_module.load_article
 
@@ -113,9 +146,34 @@ def test_a_file_vanishing_mid_build_is_named(
 
     monkeypatch.setattr(store_module, "load_article", vanish_before_reading)
     victim.write_text(victim.read_text() + "\nAn update.\n")  # changed, so read again
-    with pytest.raises(CorpusBuildError, match="003_995cb40eb3369109.txt: the file vanished"):
-        store.refresh(force=True)
-    assert store.current() is good
+    store.refresh(force=True)
+    assert store.problems() == [
+        {"file": "003_995cb40eb3369109.txt", "problem": "the file vanished while it was being read"}
+    ]
+    assert len(store.current().articles) == 3
+
+
+def test_files_deleted_during_a_parallel_build_are_named_not_a_crash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    corpus = tmp_path / "many"
+    corpus.mkdir()
+    for n in range(70):
+        (corpus / f"a{n:03d}.txt").write_text(f"Widget maker sold {n} units in week {n}.\n")
+    real_files = store_module.article_files
+    ghosts = [corpus / "ghost1.txt", corpus / "ghost2.md"]  # listed, deleted before reading
+    monkeypatch.setattr(store_module, "article_files", lambda d: [*real_files(d), *ghosts])
+    report = store_module.build_index(corpus, tmp_path / "p", workers=2)
+    assert report.articles == 70
+    assert sorted(str(e) for e in report.skipped) == [
+        f"{g}: the file vanished while it was being read" for g in ghosts
+    ]
+
+
+def test_corpus_errors_survive_the_trip_back_from_a_worker_process() -> None:
+    error = CorpusError("/c/a.txt", "the file vanished while it was being read")
+    again = pickle.loads(pickle.dumps(error))
+    assert (again.path, again.reason, str(again)) == (error.path, error.reason, str(error))
 
 
 def test_an_index_from_another_analyzer_version_is_rebuilt(corpus: Path, tmp_path: Path) -> None:
