@@ -13,8 +13,10 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bot import feeds_cli
 from bot.answer import Answer
 from bot.core import Core, build_core
+from bot.pages import Hints
 from bot.render import text as render
 from bot.schedule import load_config_subscriptions
 from bot.settings import (
@@ -39,6 +41,8 @@ examples:
   citebot search Qwen distillation
   citebot source 003_995cb40eb3369109#16
   citebot add ~/Downloads/article.html --source Reuters
+  citebot add https://example.com/news/meta-delays-avocado
+  citebot feeds add https://example.com/rss.xml && citebot feeds poll
 """
 
 
@@ -74,11 +78,16 @@ def _parser() -> argparse.ArgumentParser:
     build = sub.add_parser("index", help="build the index if needed and print its stats")
     build.add_argument("--rebuild", action="store_true", help="rebuild even if up to date")
 
-    add = sub.add_parser("add", help="copy article files into the corpus and index them")
-    add.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    add = sub.add_parser(
+        "add", help="copy article files, or fetch web pages (URLs), into the corpus and index them"
+    )
+    add.add_argument("paths", nargs="+", metavar="PATH|URL")
     for name in ("title", "source", "date", "url"):
         add.add_argument(f"--{name}", default="", help=f"the article's {name}")
-    add.add_argument("--force", action="store_true", help="replace a file of the same name")
+    add.add_argument(
+        "--force", action="store_true", help="replace a file of the same name; refetch a URL"
+    )
+    feeds_cli.add_parser(sub)
 
     slack = sub.add_parser("slack", help="run the Slack bot (Socket Mode; --http for HTTP events)")
     slack.add_argument("--http", action="store_true", help="serve HTTP events, not Socket Mode")
@@ -234,8 +243,13 @@ def cmd_add(core: Core, args: argparse.Namespace) -> int:
     corpus = core.settings.corpus
     corpus.mkdir(parents=True, exist_ok=True)
     metadata = {k: getattr(args, k) for k in ("title", "source", "date", "url") if getattr(args, k)}
+    urls = [p for p in args.paths if feeds_cli.is_url(p)]
+    status = 0
+    if urls:  # a page's own metadata wins; the options fill what it does not say
+        hints = Hints(title=args.title, date=args.date, source=args.source)
+        status = feeds_cli.add_urls(core, urls, force=args.force, hints=hints)
     added = []
-    for path in args.paths:
+    for path in [Path(p) for p in args.paths if not feeds_cli.is_url(p)]:
         if path.suffix.lower() not in ARTICLE_SUFFIXES:
             print(
                 f"citebot: {path}: not an article file ({', '.join(ARTICLE_SUFFIXES)})",
@@ -257,10 +271,11 @@ def cmd_add(core: Core, args: argparse.Namespace) -> int:
             with open(corpus / MANIFEST_NAME, "a", encoding="utf-8") as manifest:
                 manifest.write(f"\n[{_toml_string(path.name)}]\n{entry}\n")
         added.append(target)
-    core.store.refresh()
+    if added:
+        core.store.refresh()
     for target in added:
         print(f"added {target}")
-    return 0
+    return status
 
 
 def cmd_eval(core: Core, args: argparse.Namespace) -> int:
@@ -343,6 +358,7 @@ COMMANDS: dict[str, Callable[[Core, argparse.Namespace], int]] = {
     "slack": cmd_slack,
     "discord": cmd_discord,
     "digest": cmd_digest,
+    "feeds": feeds_cli.cmd_feeds,
 }
 
 
@@ -360,7 +376,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     core = build_core(settings, progress=sys.stderr.isatty())
     try:
-        if command not in ("add",):
+        if command not in ("add", "feeds"):
             core.store.current()  # build or load now, so problems are reported up front
             if core.store.last_error:
                 print(f"citebot: warning: {core.store.last_error}", file=sys.stderr)

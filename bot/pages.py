@@ -1,0 +1,295 @@
+"""Adding a web page to the corpus by its URL, as an ``.html`` file like any other.
+
+The corpus folder stays the single source of truth: the page is fetched (``bot.fetch``),
+read by the very loader that reads HTML files in the corpus (so it is extracted exactly
+as a dropped-in file would be), and stored as ``<host>-<slug>-<hash>.html`` with its
+canonical URL, when it was fetched and from which feed in ``metadata.toml``.  The index,
+``/source`` and the digest then treat it like any other article.  A page already in the
+corpus (same canonical URL, or the same text) is not added twice unless forced.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import re
+import tempfile
+import threading
+import time
+import tomllib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+
+from bs4.dammit import UnicodeDammit
+
+from bot.fetch import Fetcher, FetchError, check_scheme
+from index.documents import MANIFEST_NAME, Article, CorpusError, load_article
+
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+ACCEPT_HTML = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1"
+_TRACKING = re.compile(r"^(utm_\w+|fbclid|gclid|dclid|mc_cid|mc_eid|_ga|igshid)$", re.IGNORECASE)
+_LOCK = threading.Lock()  # one writer at a time in this process; flock between processes
+
+
+@dataclass(frozen=True)
+class Hints:
+    """What a feed entry says about its page, used only where the page itself is silent."""
+
+    title: str = ""
+    date: str = ""
+    source: str = ""
+    feed: str = ""  # the feed's URL, recorded with the article
+
+
+@dataclass(frozen=True)
+class Added:
+    status: str  # "added", "refreshed" or "duplicate"
+    url: str  # canonical
+    file: str  # the file's name in the corpus
+    title: str
+
+    @property
+    def message(self) -> str:
+        title = self.title or self.url
+        if self.status == "duplicate":
+            return f"already in the corpus: {title} ({self.file}); --force refreshes it"
+        return f"{self.status} {title} ({self.file})"
+
+
+def canonical_url(url: str) -> str:
+    """The form two links to one article share: lower-case scheme and host, no default
+    port, no fragment, no tracking parameters (``utm_*``, ``fbclid``...)."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if port and port != {"http": 80, "https": 443}.get(scheme):
+        host += f":{port}"
+    query = urlencode(
+        [
+            (k, v)
+            for k, v in parse_qsl(parts.query, keep_blank_values=True)
+            if not _TRACKING.match(k)
+        ]
+    )
+    return urlunsplit((scheme, host, parts.path or "/", query, ""))
+
+
+def text_fingerprint(article: Article) -> str:
+    """A hash of the extracted text, whitespace-insensitive: the same story at two URLs."""
+    words = " ".join(" ".join(b.text.split()) for b in article.blocks if b.text.strip())
+    return hashlib.sha256(words.casefold().encode()).hexdigest()
+
+
+def file_name(url: str) -> str:
+    """``example.com-meta-delays-avocado-1a2b3c4d.html``: readable, stable for the URL."""
+    parts = urlsplit(url)
+    host = re.sub(r"[^a-z0-9.-]", "", (parts.hostname or "page").lower().removeprefix("www."))
+    segments = [s for s in parts.path.split("/") if s]
+    slug = re.sub(r"\.[a-z0-9]{2,5}$", "", segments[-1].lower()) if segments else ""
+    slug = re.sub(r"[^a-z0-9]+", "-", slug).strip("-")[:60].strip("-")
+    digest = hashlib.sha256(url.encode()).hexdigest()[:8]
+    return "-".join(x for x in (host.strip(".-") or "page", slug, digest) if x) + ".html"
+
+
+def decode_page(body: bytes, charset: str) -> str | None:
+    """The page's text: the header's charset, else the page's own ``<meta charset>``."""
+    dammit = UnicodeDammit(body, [charset] if charset else [], is_html=True)
+    return dammit.unicode_markup
+
+
+def extract(html: str) -> Article:
+    """The article as the corpus loader reads an HTML file (whatever extractor it uses)."""
+    with tempfile.TemporaryDirectory(prefix="citebot-page-") as tmp:
+        path = Path(tmp) / "page.html"
+        path.write_text(html, encoding="utf-8")
+        return load_article(Path(tmp), path)
+
+
+class PageAdder:
+    """Adds pages to one corpus folder; safe to share between threads and processes."""
+
+    def __init__(
+        self,
+        corpus: Path,
+        fetcher: Fetcher,
+        *,
+        clock: Callable[[], float] = time.time,
+        index_urls: Callable[[], dict[str, str]] | None = None,
+    ) -> None:
+        self.corpus = corpus
+        self.fetcher = fetcher
+        self.clock = clock
+        self.index_urls = index_urls  # canonical URL -> article id of articles not added here
+
+    def add(self, url: str, *, force: bool = False, hints: Hints | None = None) -> Added:
+        """Fetch ``url`` and store it; raises ``FetchError`` with a one-line reason."""
+        url = url.strip().strip("<>")
+        check_scheme(url)
+        hints = hints or Hints()
+        requested = canonical_url(url)
+        if not force:
+            known = self._known(requested)
+            if known is not None:
+                return known
+        response = self.fetcher.get(url, accept=ACCEPT_HTML)
+        self._check_type(url, response.content_type, response.body)
+        html = decode_page(response.body, response.charset)
+        if html is None:
+            raise FetchError(url, "cannot tell the page's text encoding")
+        article = extract(html)
+        if not any(b.text.strip() for b in article.blocks):
+            raise FetchError(url, "no article text found on the page")
+        canonical = canonical_url(response.url)
+        if article.url:
+            declared = urljoin(response.url, article.url)
+            if urlsplit(declared).scheme in ("http", "https"):
+                canonical = canonical_url(declared)
+        fingerprint = text_fingerprint(article)
+        try:
+            return self._store(url, canonical, html, article, fingerprint, hints, force)
+        except OSError as exc:
+            raise FetchError(
+                url, f"cannot store it in {self.corpus} ({exc.strerror or exc})"
+            ) from None
+
+    def _check_type(self, url: str, content_type: str, body: bytes) -> None:
+        if content_type in HTML_TYPES:
+            return
+        if not content_type and body.lstrip()[:1] == b"<":
+            return  # no Content-Type: markup is taken for a page
+        kind = {
+            "application/pdf": "a PDF",
+            "application/json": "JSON",
+            "text/plain": "plain text",
+        }.get(content_type, "")
+        if not kind and content_type.startswith(("image/", "video/", "audio/")):
+            kind = (
+                f"an {content_type.partition('/')[0]}"
+                if content_type[0] in "aeiou"
+                else (f"a {content_type.partition('/')[0]}")
+            )
+        if content_type in ("application/rss+xml", "application/atom+xml"):
+            kind = "a feed (use `feeds add` to follow it)"
+        what = f"{kind} ({content_type})" if kind else (content_type or "of no stated type")
+        raise FetchError(url, f"is {what}, not a web page")
+
+    def _known(self, *urls: str) -> Added | None:
+        manifest = self._manifest()
+        for name, entry in manifest.items():
+            if {
+                canonical_url(entry.get(k, "")) for k in ("url", "fetched_url") if entry.get(k)
+            } & set(urls):
+                return Added("duplicate", entry.get("url", urls[0]), name, entry.get("title", ""))
+        if self.index_urls is not None:
+            by_url = self.index_urls()
+            for url in urls:
+                if url in by_url:
+                    return Added("duplicate", url, by_url[url], "")
+        return None
+
+    def _manifest(self) -> dict[str, dict[str, str]]:
+        path = self.corpus / MANIFEST_NAME
+        if not path.exists():
+            return {}
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise CorpusError(path, f"cannot read the metadata manifest ({exc})") from None
+        return {
+            k: {a: str(b) for a, b in v.items()} for k, v in data.items() if isinstance(v, dict)
+        }
+
+    def _store(
+        self,
+        url: str,
+        canonical: str,
+        html: str,
+        article: Article,
+        fingerprint: str,
+        hints: Hints,
+        force: bool,
+    ) -> Added:
+        with _corpus_lock(self.corpus):
+            manifest = self._manifest()
+            same_url = self._known(canonical, canonical_url(url))
+            if same_url is not None and not force:
+                return same_url
+            for name, entry in manifest.items():
+                if entry.get("text_sha256") == fingerprint and not force:
+                    return Added("duplicate", entry.get("url", canonical), name, article.title)
+            existing = same_url.file if same_url is not None and same_url.file in manifest else ""
+            name = existing or file_name(canonical)
+            title = article.title or hints.title
+            entry = {"url": canonical}
+            if not article.title and hints.title:
+                entry["title"] = hints.title
+            if not article.date and hints.date:
+                entry["date"] = hints.date
+            if not article.source:
+                entry["source"] = hints.source or (urlsplit(canonical).hostname or "").removeprefix(
+                    "www."
+                )
+            if canonical_url(url) != canonical:
+                entry["fetched_url"] = url
+            entry["fetched_at"] = datetime.fromtimestamp(self.clock(), UTC).isoformat(
+                timespec="seconds"
+            )
+            if hints.feed:
+                entry["feed"] = hints.feed
+            entry["text_sha256"] = fingerprint
+            self.corpus.mkdir(parents=True, exist_ok=True)
+            _write_manifest_entry(self.corpus / MANIFEST_NAME, name, entry)
+            _write_atomically(self.corpus / name, html)
+        return Added("refreshed" if existing else "added", canonical, name, title)
+
+
+@contextlib.contextmanager
+def _corpus_lock(corpus: Path) -> Iterator[None]:
+    corpus.mkdir(parents=True, exist_ok=True)
+    with _LOCK, open(corpus / ".citebot.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _write_manifest_entry(path: Path, name: str, entry: dict[str, str]) -> None:
+    """Replace (or add) ``name``'s table in the manifest, keeping everything else as it is."""
+    old = path.read_text(encoding="utf-8") if path.exists() else ""
+    header = f"[{json.dumps(name, ensure_ascii=False)}]"
+    kept: list[str] = []
+    skipping = False
+    for line in old.split("\n"):
+        if line.strip() == header:
+            skipping = True
+            continue
+        if skipping and (not line.strip() or line.lstrip().startswith(("[", "#"))):
+            skipping = False  # our tables are written without blank lines or comments
+        if not skipping:
+            kept.append(line)
+    body = "\n".join(f"{k} = {json.dumps(v, ensure_ascii=False)}" for k, v in entry.items())
+    new = "\n".join(kept).rstrip("\n") + f"\n\n{header}\n{body}\n"
+    try:
+        tomllib.loads(new)
+    except tomllib.TOMLDecodeError as exc:
+        raise OSError(f"{path} would not be valid TOML after the change ({exc})") from None
+    _write_atomically(path, new.lstrip("\n"))
