@@ -262,15 +262,22 @@ class Feeds:
 def page_adder(core: Core, clock: Callable[[], float] = time.time) -> PageAdder:
     """The ``PageAdder`` for the core's corpus, under its ``allow_private_urls`` setting."""
 
-    def index_urls() -> dict[str, str]:  # articles dropped in as files that name their URL
+    cache: list[tuple[float, dict[str, tuple[str, str]]]] = []
+
+    def indexed() -> dict[str, tuple[str, str]]:
+        """Every indexed article's URL and title (files dropped in name their URL too),
+        looked up at most once a minute: pages added here are found in the manifest."""
+        if cache and time.monotonic() - cache[0][0] < 60:
+            return cache[0][1]
         try:
             articles = core.store.current().articles.values()
         except IndexUnavailable:
             return {}
-        return {canonical_url(a.url): a.id for a in articles if a.url}
+        cache[:] = [(time.monotonic(), {a.id: (a.url, a.title) for a in articles})]
+        return cache[0][1]
 
     fetcher = Fetcher(allow_private=core.settings.allow_private_urls)
-    return PageAdder(core.settings.corpus, fetcher, clock=clock, index_urls=index_urls)
+    return PageAdder(core.settings.corpus, fetcher, clock=clock, indexed=indexed)
 
 
 def build_feeds(core: Core, state: State, clock: Callable[[], float] = time.time) -> Feeds:

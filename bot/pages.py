@@ -126,12 +126,12 @@ class PageAdder:
         fetcher: Fetcher,
         *,
         clock: Callable[[], float] = time.time,
-        index_urls: Callable[[], dict[str, str]] | None = None,
+        indexed: Callable[[], dict[str, tuple[str, str]]] | None = None,
     ) -> None:
         self.corpus = corpus
         self.fetcher = fetcher
         self.clock = clock
-        self.index_urls = index_urls  # canonical URL -> article id of articles not added here
+        self.indexed = indexed  # article id -> (URL, title) of every indexed article
 
     def add(self, url: str, *, force: bool = False, hints: Hints | None = None) -> Added:
         """Fetch ``url`` and store it; raises ``FetchError`` with a one-line reason."""
@@ -186,17 +186,19 @@ class PageAdder:
         raise FetchError(url, f"is {what}, not a web page")
 
     def _known(self, *urls: str) -> Added | None:
-        manifest = self._manifest()
-        for name, entry in manifest.items():
-            if {
-                canonical_url(entry.get(k, "")) for k in ("url", "fetched_url") if entry.get(k)
-            } & set(urls):
-                return Added("duplicate", entry.get("url", urls[0]), name, entry.get("title", ""))
-        if self.index_urls is not None:
-            by_url = self.index_urls()
-            for url in urls:
-                if url in by_url:
-                    return Added("duplicate", url, by_url[url], "")
+        """The article already in the corpus at one of ``urls`` (canonical), if any."""
+        indexed = self.indexed() if self.indexed is not None else {}
+        for name, entry in self._manifest().items():
+            known = {canonical_url(entry[k]) for k in ("url", "fetched_url") if entry.get(k)}
+            if known & set(urls):
+                title = (
+                    entry.get("title")
+                    or indexed.get(Path(name).with_suffix("").as_posix(), ("", ""))[1]
+                )
+                return Added("duplicate", entry.get("url", urls[0]), name, title)
+        for article_id, (url, title) in indexed.items():
+            if url and canonical_url(url) in urls:
+                return Added("duplicate", url, article_id, title)
         return None
 
     def _manifest(self) -> dict[str, dict[str, str]]:

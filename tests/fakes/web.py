@@ -149,3 +149,33 @@ def article_html(title: str, paragraphs: list[str], *, url: str = "", date: str 
         f"<article><h1>{title}</h1>{body}</article>"
         f"<script>document.write('tracking')</script><footer>(c) Example</footer></body></html>"
     )
+
+
+def rss_feed(title: str, items: list[tuple[str, str, str]]) -> str:
+    """An RSS 2.0 feed of (title, link, summary) items, newest first, a day apart."""
+    entries = "".join(
+        f"<item><title>{t}</title><link>{link}</link><guid>{link}</guid>"
+        f"<pubDate>{20 - i:02d} Nov 2026 08:00:00 GMT</pubDate>"
+        f"<description>{summary}</description></item>"
+        for i, (t, link, summary) in enumerate(items)
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel>'
+        f"<title>{title}</title><link>http://wire.example/</link>"
+        f"<description>News</description>{entries}</channel></rss>"
+    )
+
+
+def atom_feed(title: str, items: list[tuple[str, str, str]]) -> str:
+    """An Atom 1.0 feed of (title, link, summary) entries; links may be relative."""
+    entries = "".join(
+        f"<entry><title>{t}</title><link rel='alternate' href='{link}'/>"
+        f"<id>urn:x:{i}</id><updated>2026-11-{20 - i:02d}T08:00:00Z</updated>"
+        f"<summary>{summary}</summary></entry>"
+        for i, (t, link, summary) in enumerate(items)
+    )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
+        f"<title>{title}</title><id>urn:x</id><updated>2026-11-20T08:00:00Z</updated>"
+        f"{entries}</feed>"
+    )
