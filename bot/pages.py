@@ -191,15 +191,19 @@ class PageAdder:
         for name, entry in self._manifest().items():
             known = {canonical_url(entry[k]) for k in ("url", "fetched_url") if entry.get(k)}
             if known & set(urls):
-                title = (
-                    entry.get("title")
-                    or indexed.get(Path(name).with_suffix("").as_posix(), ("", ""))[1]
-                )
+                title = entry.get("title") or self._title(name)
                 return Added("duplicate", entry.get("url", urls[0]), name, title)
         for article_id, (url, title) in indexed.items():
             if url and canonical_url(url) in urls:
                 return Added("duplicate", url, article_id, title)
         return None
+
+    def _title(self, name: str) -> str:
+        """The title of an article already stored, as the corpus loader reads it."""
+        try:
+            return load_article(self.corpus, self.corpus / name).title
+        except CorpusError:
+            return ""
 
     def _manifest(self) -> dict[str, dict[str, str]]:
         path = self.corpus / MANIFEST_NAME
