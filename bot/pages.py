@@ -132,6 +132,8 @@ class PageAdder:
         self.fetcher = fetcher
         self.clock = clock
         self.indexed = indexed  # article id -> (URL, title) of every indexed article
+        self._cache: tuple[tuple[int, int, int], dict[str, dict[str, str]]] | None = None
+        self._cache_lock = threading.Lock()
 
     def add(self, url: str, *, force: bool = False, hints: Hints | None = None) -> Added:
         """Fetch ``url`` and store it; raises ``FetchError`` with a one-line reason."""
@@ -206,16 +208,35 @@ class PageAdder:
             return ""
 
     def _manifest(self) -> dict[str, dict[str, str]]:
+        """The manifest's tables, parsed again only when the file changed (a feed poll
+        looks it up several times for each of its pages)."""
         path = self.corpus / MANIFEST_NAME
-        if not path.exists():
+        try:
+            st = path.stat()
+        except FileNotFoundError:
             return {}
+        except OSError as exc:
+            raise CorpusError(path, f"cannot read the metadata manifest ({exc})") from None
+        key = (st.st_ino, st.st_size, st.st_mtime_ns)
+        with self._cache_lock:
+            if self._cache is not None and self._cache[0] == key:
+                return self._cache[1]
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             raise CorpusError(path, f"cannot read the metadata manifest ({exc})") from None
-        return {
+        tables = {
             k: {a: str(b) for a, b in v.items()} for k, v in data.items() if isinstance(v, dict)
         }
+        with self._cache_lock:
+            self._cache = (key, tables)
+        return tables
+
+    def _remember(self, path: Path, tables: dict[str, dict[str, str]]) -> None:
+        """The manifest just written, so the next look-up need not parse it again."""
+        st = path.stat()
+        with self._cache_lock:
+            self._cache = ((st.st_ino, st.st_size, st.st_mtime_ns), tables)
 
     def _store(
         self,
@@ -256,7 +277,9 @@ class PageAdder:
                 entry["feed"] = hints.feed
             entry["text_sha256"] = fingerprint
             self.corpus.mkdir(parents=True, exist_ok=True)
-            _write_manifest_entry(self.corpus / MANIFEST_NAME, name, entry)
+            path = self.corpus / MANIFEST_NAME
+            _write_manifest_entry(path, name, entry, known=name in manifest)
+            self._remember(path, {**manifest, name: entry})
             _write_atomically(self.corpus / name, html)
         return Added("refreshed" if existing else "added", canonical, name, title)
 
@@ -278,24 +301,28 @@ def _write_atomically(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def _write_manifest_entry(path: Path, name: str, entry: dict[str, str]) -> None:
-    """Replace (or add) ``name``'s table in the manifest, keeping everything else as it is."""
+def _write_manifest_entry(path: Path, name: str, entry: dict[str, str], *, known: bool) -> None:
+    """Replace (or add) ``name``'s table in the manifest, keeping everything else as it is
+    (comments too).  Only tables written the way citebot writes them are replaced."""
     old = path.read_text(encoding="utf-8") if path.exists() else ""
     header = f"[{json.dumps(name, ensure_ascii=False)}]"
     kept: list[str] = []
-    skipping = False
+    skipping = found = False
     for line in old.split("\n"):
         if line.strip() == header:
-            skipping = True
+            skipping = found = True
             continue
         if skipping and (not line.strip() or line.lstrip().startswith(("[", "#"))):
             skipping = False  # our tables are written without blank lines or comments
         if not skipping:
             kept.append(line)
     body = "\n".join(f"{k} = {json.dumps(v, ensure_ascii=False)}" for k, v in entry.items())
-    new = "\n".join(kept).rstrip("\n") + f"\n\n{header}\n{body}\n"
+    if known and not found:
+        raise OSError(f"{path}: the table for {name} is not written as {header}; edit it by hand")
+    fragment = f"{header}\n{body}\n"
     try:
-        tomllib.loads(new)
-    except tomllib.TOMLDecodeError as exc:
-        raise OSError(f"{path} would not be valid TOML after the change ({exc})") from None
+        tomllib.loads(fragment)
+    except tomllib.TOMLDecodeError as exc:  # pragma: no cover - JSON strings are TOML strings
+        raise OSError(f"{path}: cannot write the table for {name} ({exc})") from None
+    new = "\n".join(kept).rstrip("\n") + f"\n\n{fragment}"
     _write_atomically(path, new.lstrip("\n"))

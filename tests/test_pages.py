@@ -158,3 +158,15 @@ def test_cli_add_url_then_ask_cites_the_page_url(
     assert url in out and '"date": "2026-11-20"' in out
     assert main(["--corpus", str(corpus), "add", "ftp://example.com/x"]) == 1
     assert "only http:// and https://" in capsys.readouterr().err
+
+
+def test_a_hand_written_table_is_never_mangled(web: WebServer, corpus: Path) -> None:
+    url = web.page("/mine", article_html("Mine", STORY))
+    (corpus / "mine.html").write_text(article_html("Mine", STORY), encoding="utf-8")
+    with open(corpus / "metadata.toml", "a", encoding="utf-8") as manifest_file:
+        manifest_file.write(f"\n['mine.html']  # written by hand\nurl = '{url}'\n")
+    before = (corpus / "metadata.toml").read_text(encoding="utf-8")
+    assert adder(corpus).add(url).status == "duplicate"
+    with pytest.raises(FetchError, match="the table for mine.html is not written as"):
+        adder(corpus).add(url, force=True)
+    assert (corpus / "metadata.toml").read_text(encoding="utf-8") == before
