@@ -9,7 +9,7 @@ import pytest
 
 from bot.admin_commands import ChatAdmin
 from bot.core import build_core
-from bot.settings import Settings
+from bot.settings import Settings, SettingsError, load_settings
 from bot.state import State
 from tests.fakes.web import Route, WebServer, article_html, rss_feed
 
@@ -136,3 +136,24 @@ def test_sources_lists_the_most_recent_articles_with_dates_and_links(
     assert lines[2] == f"  {url}"
     assert admin.handle_sources("1").text.count("\u2022") == 1  # anyone may list
     assert admin.handle_sources("lots").text.startswith("Usage: /sources [N]")
+
+
+def test_the_new_settings_from_the_environment() -> None:
+    env = {
+        "CITEBOT_ADMINS": "U_ADMIN, 1234567890",
+        "CITEBOT_ALLOW_PRIVATE_URLS": "true",
+        "CITEBOT_FEED_INTERVAL_MINUTES": "15",
+    }
+    settings = load_settings(env=env)
+    assert settings.admins == ["U_ADMIN", "1234567890"]
+    assert settings.allow_private_urls and settings.feed_interval_minutes == 15
+    defaults = load_settings(env={})
+    assert (defaults.admins, defaults.allow_private_urls, defaults.feed_interval_minutes) == (
+        [],
+        False,
+        30,
+    )
+    with pytest.raises(SettingsError, match="CITEBOT_FEED_INTERVAL_MINUTES: expected 1 to"):
+        load_settings(env={"CITEBOT_FEED_INTERVAL_MINUTES": "0"})
+    with pytest.raises(SettingsError, match="CITEBOT_ALLOW_PRIVATE_URLS: expected true or false"):
+        load_settings(env={"CITEBOT_ALLOW_PRIVATE_URLS": "maybe"})
