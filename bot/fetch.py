@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -120,8 +121,10 @@ class Fetcher:
         limits: Limits | None = None,
         resolver: Resolver = system_resolver,
         clock: Callable[[], float] = time.monotonic,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.allow_private = allow_private
+        self.ssl_context = ssl_context  # default: the system's trusted certificates
         self.limits = limits or Limits()
         self.resolver = resolver
         self.clock = clock
@@ -189,6 +192,7 @@ class Fetcher:
                 cert_reqs="CERT_REQUIRED",
                 assert_hostname=host,
                 server_hostname=host,
+                ssl_context=self.ssl_context,
             )
         else:
             pool = urllib3.HTTPConnectionPool(address, port, timeout=timeout, retries=False)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import gzip
+import ssl
 import threading
 from collections.abc import Iterator
 
 import pytest
+import trustme
 
 from bot import fetch
 from bot.fetch import Fetcher, FetchError, Limits
@@ -147,3 +149,31 @@ def test_a_closed_port_is_a_clear_message() -> None:
         url = server.url("/x")
     with pytest.raises(FetchError, match="cannot connect to 127.0.0.1"):
         Fetcher(allow_private=True).get(url)
+
+
+def test_https_connects_to_the_checked_address_and_verifies_the_name() -> None:
+    """The connection goes to the address that was checked (no second DNS look-up: the
+    test guard would refuse one for news.example), while TLS still checks the name."""
+    ca = trustme.CA()
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("news.example").configure_cert(server_tls)
+    client_tls = ssl.create_default_context()
+    ca.configure_trust(client_tls)
+    looked_up: list[str] = []
+
+    def resolver(host: str, port: int) -> list[str]:
+        looked_up.append(host)
+        return ["127.0.0.1"]
+
+    with WebServer(tls=server_tls) as web:
+        web.page("/story", "<p>over TLS</p>")
+        fetcher = Fetcher(allow_private=True, resolver=resolver, ssl_context=client_tls)
+        response = fetcher.get(f"https://news.example:{web.port}/story")
+        assert b"over TLS" in response.body and looked_up == ["news.example"]
+        assert web.hits("/story")[0].headers["host"] == f"news.example:{web.port}"
+        with pytest.raises(FetchError, match="TLS error"):  # a certificate for another name
+            fetcher.get(f"https://other.example:{web.port}/story")
+        with pytest.raises(FetchError, match="TLS error"):  # not trusted: the system's CAs
+            Fetcher(allow_private=True, resolver=resolver).get(
+                f"https://news.example:{web.port}/story"
+            )
