@@ -115,8 +115,10 @@ class Feeds:
         if self.state.feed(name) is not None:
             raise ValueError(f"a feed named {name!r} is followed already")
         existing = self.state.feed(url)
-        if existing is not None or not self.state.add_feed(name, url):
-            raise ValueError(f"{url} is followed already (as {existing and existing['name']!r})")
+        if existing is not None:
+            raise ValueError(f"{url} is followed already, as {existing['name']}")
+        if not self.state.add_feed(name, url):  # another process just followed it
+            raise ValueError(f"{url} or the name {name} is followed already")
         entries = len(parsed.entries)
         return f"following {name} ({title or url}): {entries} entries, added at the next poll"
 

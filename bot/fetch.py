@@ -79,7 +79,11 @@ def check_scheme(url: str) -> tuple[str, str, int]:
         raise FetchError(url, f"{what}; only http:// and https:// links can be added")
     if not parts.hostname:
         raise FetchError(url, "the URL has no host name")
-    return scheme, parts.hostname, port or (443 if scheme == "https" else 80)
+    try:  # an international name (bücher.example) as DNS and the Host header spell it
+        host = parts.hostname.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise FetchError(url, f"{parts.hostname!r} is not a valid host name") from None
+    return scheme, host, port or (443 if scheme == "https" else 80)
 
 
 def address_problem(address: str) -> str | None:
@@ -225,7 +229,7 @@ class Fetcher:
             raise FetchError(url, "the server took too long to answer") from None
         except SSLError as exc:
             raise FetchError(url, f"TLS error ({_short(exc)})") from None
-        except (ProtocolError, Urllib3Error, OSError) as exc:
+        except (ProtocolError, Urllib3Error, OSError, ValueError) as exc:
             raise FetchError(url, f"the connection failed ({_short(exc)})") from None
         finally:
             pool.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 from collections.abc import Iterator
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.feeds import MAX_BACKOFF, Feeds, run_feed_loop
+from bot.feeds import MAX_BACKOFF, Feeds, feed_task, run_feed_loop
 from bot.fetch import Fetcher
 from bot.pages import PageAdder
 from bot.state import State
@@ -226,3 +227,22 @@ def test_cli_follow_poll_and_ask_cites_the_pages(
     assert main([*c, "feeds", "remove", "example-wire"]) == 0
     assert main([*c, "feeds"]) == 0
     assert "No feeds yet" in capsys.readouterr().out
+
+
+async def test_the_asyncio_loop_polls_in_a_worker_thread(web: WebServer, feeds: Feeds) -> None:
+    feeds.follow(publish(web, 1), "wire")
+    loop = asyncio.get_running_loop()
+    polled = asyncio.Event()
+    real = feeds.poll_due
+
+    def once() -> list:  # type: ignore[type-arg]
+        assert threading.current_thread() is not threading.main_thread()
+        reports = real()
+        loop.call_soon_threadsafe(polled.set)
+        return reports
+
+    feeds.poll_due = once  # type: ignore[method-assign]
+    task = asyncio.create_task(feed_task(feeds, tick=3600))
+    await asyncio.wait_for(polled.wait(), 10)
+    task.cancel()
+    assert feeds.state.feed("wire")["articles_added"] == 1  # type: ignore[index]

@@ -177,3 +177,15 @@ def test_https_connects_to_the_checked_address_and_verifies_the_name() -> None:
             Fetcher(allow_private=True, resolver=resolver).get(
                 f"https://news.example:{web.port}/story"
             )
+
+
+def test_an_international_host_name_is_looked_up_in_its_dns_form() -> None:
+    asked: list[str] = []
+
+    def resolver(host: str, port: int) -> list[str]:
+        asked.append(host)
+        return ["10.1.1.1"]
+
+    with pytest.raises(FetchError, match="10.1.1.1 is a private address"):
+        Fetcher(resolver=resolver).get("https://bücher.example/x")
+    assert asked == ["xn--bcher-kva.example"]
