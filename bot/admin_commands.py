@@ -7,6 +7,13 @@ for admins only: the user ids in the ``admins`` setting, and on Discord also mem
 with Manage Server.  The check lives here, not in the adapters, so none can forget it.
 Replies are plain text (no markup); the adapters escape them as they escape article text.
 Fetching takes seconds: adapters call these from a worker thread, never the event loop.
+
+Wiring, once per adapter: ``admin = ChatAdmin(core, state, platform="slack")``; start the
+feed poller (``bot.feeds.start_feed_thread(admin.feeds)`` in a thread-based bot, or
+``loop.create_task(bot.feeds.feed_task(admin.feeds))`` in an asyncio one); answer
+``/add TEXT`` with ``admin.handle_add(user_id, text, manages_server=...)``, ``/feeds TEXT``
+with ``admin.handle_feeds(...)`` and ``/sources TEXT`` with ``admin.handle_sources(text)``,
+sending ``reply.text`` privately.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ log = logging.getLogger(__name__)
 
 MAX_URLS = 5  # a single /add; each may take seconds
 SOURCES_DEFAULT, SOURCES_MAX = 10, 25
+REPLY_CHARS = 1900  # under Discord's 2,000 a message, with room for the adapter
 ADD_USAGE = "Usage: /add URL [URL...] (a news article's web page; up to 5 at once)"
 FEEDS_USAGE = (
     "Usage: /feeds lists the feeds followed; /feeds add URL [NAME] follows an RSS or Atom "
@@ -56,6 +64,22 @@ def _refusal(what: str, platform_hint: str) -> Reply:
         f"setting{platform_hint}.",
         ok=False,
     )
+
+
+def _fit(lines: list[str], limit: int = REPLY_CHARS) -> str:
+    """Whole lines up to ``limit`` characters (Discord's message limit is 2,000)."""
+    text = "\n".join(lines)
+    if len(text) <= limit:
+        return text
+    kept: list[str] = []
+    size = 0
+    for n, line in enumerate(lines):
+        more = f"... and {len(lines) - n} more"
+        if size + len(line) + 1 + len(more) > limit:
+            break
+        kept.append(line)
+        size += len(line) + 1
+    return "\n".join([*kept, more])
 
 
 def _sentence(message: str) -> str:
@@ -123,7 +147,7 @@ class ChatAdmin:
                     f"Added: {title} - {added.url} ({added.file}); it can be cited "
                     f"within {self.core.settings.check_interval:g} seconds."
                 )
-        return Reply("\n".join(lines), ok=ok)
+        return Reply(_fit(lines), ok=ok)
 
     def handle_feeds(self, user: str, text: str, *, manages_server: bool = False) -> Reply:
         """``/feeds`` (list), ``/feeds add URL [NAME]``, ``/feeds remove NAME|URL``."""
@@ -135,7 +159,7 @@ class ChatAdmin:
         try:
             if action == "list" and len(words) <= 1:
                 lines = self.feeds.describe()
-                return Reply("\n".join(lines) if lines else f"No feeds yet. {FEEDS_USAGE}")
+                return Reply(_fit(lines) if lines else f"No feeds yet. {FEEDS_USAGE}")
             if action == "add" and len(words) in (2, 3):
                 message = self.feeds.follow(words[1], words[2] if len(words) == 3 else "")
                 log.info("%s %s followed %s", self.platform, user, words[1])
@@ -175,4 +199,4 @@ class ChatAdmin:
             lines.append(
                 f"\u2022 {a.display_title} ({details})" + (f"\n  {a.url}" if a.url else "")
             )
-        return Reply("\n".join(lines))
+        return Reply(_fit(lines))

@@ -157,3 +157,14 @@ def test_the_new_settings_from_the_environment() -> None:
         load_settings(env={"CITEBOT_FEED_INTERVAL_MINUTES": "0"})
     with pytest.raises(SettingsError, match="CITEBOT_ALLOW_PRIVATE_URLS: expected true or false"):
         load_settings(env={"CITEBOT_ALLOW_PRIVATE_URLS": "maybe"})
+
+
+def test_long_replies_fit_a_discord_message() -> None:
+    from bot.admin_commands import _fit
+
+    lines = [f"\u2022 Article {n} " + "x" * 80 for n in range(60)]
+    text = _fit(lines)
+    assert len(text) <= 1900 and text.endswith(" more") and text.startswith("\u2022 Article 0 ")
+    kept = text.split("\n")
+    assert kept[-1] == f"... and {60 - len(kept) + 1} more"
+    assert _fit(["short", "lines"]) == "short\nlines"
