@@ -12,6 +12,7 @@ from bot.cli import main
 from bot.fetch import Fetcher, FetchError
 from bot.pages import Hints, PageAdder, canonical_url, file_name
 from index.documents import iter_articles
+from index.store import IndexStore
 from tests.fakes.web import Route, WebServer, article_html
 
 STORY = [
@@ -170,3 +171,22 @@ def test_a_hand_written_table_is_never_mangled(web: WebServer, corpus: Path) -> 
     with pytest.raises(FetchError, match="the table for mine.html is not written as"):
         adder(corpus).add(url, force=True)
     assert (corpus / "metadata.toml").read_text(encoding="utf-8") == before
+
+
+def test_adding_a_page_reads_only_that_page_again(
+    web: WebServer, corpus: Path, tmp_path: Path
+) -> None:
+    """The manifest changes with every page added; the other articles are still reused,
+    while an article whose own manifest entry changed is read again."""
+    store = IndexStore(corpus, tmp_path / "index", check_interval=0)
+    store.refresh()
+    assert store.last_build is not None and store.last_build.tokenised == 4
+    adder(corpus).add(web.page("/a", article_html("Meta delays Avocado", STORY)))
+    store.refresh()
+    assert store.last_build.tokenised == 1 and len(store.current().articles) == 5
+    manifest_path = corpus / "metadata.toml"
+    text = manifest_path.read_text(encoding="utf-8")
+    manifest_path.write_text(text.replace('source = "Benzinga"', 'source = "Benzinga Pro"'))
+    store.refresh()
+    assert store.last_build.tokenised == 1
+    assert store.current().articles["001_fac266b8b9879510"].source == "Benzinga Pro"
