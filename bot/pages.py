@@ -192,7 +192,7 @@ class PageAdder:
         indexed = self.indexed() if self.indexed is not None else {}
         for name, entry in self._manifest().items():
             known = {canonical_url(entry[k]) for k in ("url", "fetched_url") if entry.get(k)}
-            if known & set(urls):
+            if known & set(urls) and (self.corpus / name).exists():  # not if deleted
                 title = entry.get("title") or self._title(name)
                 return Added("duplicate", entry.get("url", urls[0]), name, title)
         for article_id, (url, title) in indexed.items():
@@ -254,7 +254,11 @@ class PageAdder:
             if same_url is not None and not force:
                 return same_url
             for name, entry in manifest.items():
-                if entry.get("text_sha256") == fingerprint and not force:
+                if (
+                    entry.get("text_sha256") == fingerprint
+                    and not force
+                    and (self.corpus / name).exists()
+                ):
                     return Added("duplicate", entry.get("url", canonical), name, article.title)
             existing = same_url.file if same_url is not None and same_url.file in manifest else ""
             name = existing or file_name(canonical)

@@ -190,3 +190,12 @@ def test_adding_a_page_reads_only_that_page_again(
     store.refresh()
     assert store.last_build.tokenised == 1
     assert store.current().articles["001_fac266b8b9879510"].source == "Benzinga Pro"
+
+
+def test_a_page_whose_file_was_deleted_can_be_added_again(web: WebServer, corpus: Path) -> None:
+    url = web.page("/a", article_html("Meta delays Avocado", STORY))
+    first = adder(corpus).add(url)
+    (corpus / first.file).unlink()
+    again = adder(corpus).add(url)
+    assert again.status == "added" and (corpus / again.file).exists()
+    assert (corpus / "metadata.toml").read_text(encoding="utf-8").count(first.file) == 1
