@@ -150,7 +150,10 @@ class PageAdder:
         html = decode_page(response.body, response.charset)
         if html is None:
             raise FetchError(url, "cannot tell the page's text encoding")
-        article = extract(html)
+        try:
+            article = extract(html)
+        except CorpusError as exc:  # e.g. binary content behind a text/html header
+            raise FetchError(url, exc.reason) from None
         if not any(b.text.strip() for b in article.blocks):
             raise FetchError(url, "no article text found on the page")
         canonical = canonical_url(response.url)

@@ -199,3 +199,9 @@ def test_a_page_whose_file_was_deleted_can_be_added_again(web: WebServer, corpus
     again = adder(corpus).add(url)
     assert again.status == "added" and (corpus / again.file).exists()
     assert (corpus / "metadata.toml").read_text(encoding="utf-8").count(first.file) == 1
+
+
+def test_binary_content_under_an_html_header_is_refused(web: WebServer, corpus: Path) -> None:
+    web.routes["/bin"] = Route(body=b"<\x00\x01\x02" * 100, content_type="text/html")
+    with pytest.raises(FetchError, match=r"/bin: looks like a binary file, not text$"):
+        adder(corpus).add(web.url("/bin"))
