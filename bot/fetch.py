@@ -18,6 +18,8 @@ import socket
 import ssl
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
@@ -31,6 +33,7 @@ REDIRECT_CODES = (301, 302, 303, 307, 308)
 PRIVATE_SETTING = "allow_private_urls = true, or CITEBOT_ALLOW_PRIVATE_URLS=true"
 
 Resolver = Callable[[str, int], list[str]]
+_RESOLVERS = ThreadPoolExecutor(8, thread_name_prefix="citebot-dns")
 
 
 class FetchError(Exception):
@@ -155,8 +158,13 @@ class Fetcher:
         raise FetchError(url, f"more than {self.limits.max_redirects} redirects")
 
     def _address(self, url: str, host: str, port: int) -> str:
+        # getaddrinfo has no timeout of its own: wait for it at most the connect timeout
+        # (a hung look-up is left to finish in its thread; the fetch fails now).
+        lookup = _RESOLVERS.submit(self.resolver, host, port)
         try:
-            addresses = self.resolver(host, port)
+            addresses = lookup.result(timeout=self.limits.connect_timeout)
+        except FutureTimeout:
+            raise FetchError(url, f"looking up {host} took too long") from None
         except (OSError, UnicodeError) as exc:
             raise FetchError(url, f"cannot resolve {host} ({exc})") from None
         if not addresses:

@@ -168,3 +168,31 @@ def test_long_replies_fit_a_discord_message() -> None:
     kept = text.split("\n")
     assert kept[-1] == f"... and {60 - len(kept) + 1} more"
     assert _fit(["short", "lines"]) == "short\nlines"
+
+
+def test_articles_from_a_feed_reach_the_next_digest_by_themselves(
+    web: WebServer, corpus: Path, citebot_home: Path
+) -> None:
+    from bot.digest import DigestDesk
+
+    now = [1_795_000_000.0]
+    settings = Settings(home=citebot_home, corpus=corpus, allow_private_urls=True)
+    core = build_core(settings)
+    state = State(settings.database, clock=lambda: now[0])
+    admin = ChatAdmin(core, state, platform="slack", clock=lambda: now[0])
+    desk = DigestDesk(core, state, "slack", clock=lambda: now[0])
+    desk.build()  # yesterday's digest: the bundled articles are old news now
+    link = web.page("/ferry", article_html("Valdoria approves ferry terminal", STORY))
+    web.routes["/rss"] = Route(
+        body=rss_feed("Harbour News", [("Ferry", link, "s")]).encode(),
+        content_type="application/rss+xml",
+    )
+    admin.feeds.follow(web.url("/rss"), "harbour")
+    now[0] += 3600
+    [report] = admin.feeds.poll_due()  # what the running bot's poller does
+    assert report.message == "harbour: 1 added"
+    core.store.refresh()
+    digest = desk.build(since=now[0] - 1800)
+    [story] = digest.stories
+    assert [a.url for a in story.articles] == [link]
+    assert story.articles[0].title == "Valdoria approves ferry terminal"

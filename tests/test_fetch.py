@@ -189,3 +189,18 @@ def test_an_international_host_name_is_looked_up_in_its_dns_form() -> None:
     with pytest.raises(FetchError, match="10.1.1.1 is a private address"):
         Fetcher(resolver=resolver).get("https://bücher.example/x")
     assert asked == ["xn--bcher-kva.example"]
+
+
+def test_a_dns_look_up_that_hangs_is_given_up() -> None:
+    release = threading.Event()
+
+    def hanging(host: str, port: int) -> list[str]:
+        release.wait(5)
+        return ["93.184.216.34"]
+
+    fetcher = Fetcher(resolver=hanging, limits=Limits(connect_timeout=0.1))
+    try:
+        with pytest.raises(FetchError, match="looking up slow.example took too long"):
+            fetcher.get("https://slow.example/")
+    finally:
+        release.set()
