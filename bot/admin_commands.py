@@ -11,9 +11,9 @@ Fetching takes seconds: adapters call these from a worker thread, never the even
 Wiring, once per adapter: ``admin = ChatAdmin(core, state, platform="slack")``; start the
 feed poller (``bot.feeds.start_feed_thread(admin.feeds)`` in a thread-based bot, or
 ``loop.create_task(bot.feeds.feed_task(admin.feeds))`` in an asyncio one); answer
-``/add TEXT`` with ``admin.handle_add(user_id, text, manages_server=...)``, ``/feeds TEXT``
-with ``admin.handle_feeds(...)`` and ``/sources TEXT`` with ``admin.handle_sources(text)``,
-sending ``reply.text`` privately.
+``/add``, ``/feeds`` and ``/sources`` with ``admin.handle(command, user_id, text,
+manages_server=...)`` (or ``handle_add`` / ``handle_feeds`` / ``handle_sources``), from a
+worker thread, sending ``reply.text`` privately.
 """
 
 from __future__ import annotations
@@ -117,6 +117,17 @@ class ChatAdmin:
             if (self.platform == "discord")
             else ""
         )
+
+    def handle(self, command: str, user: str, text: str, *, manages_server: bool = False) -> Reply:
+        """Any of the three by name ("/add" or "add"), for an adapter's one listener."""
+        name = command.strip().lstrip("/").lower()
+        if name == "add":
+            return self.handle_add(user, text, manages_server=manages_server)
+        if name == "feeds":
+            return self.handle_feeds(user, text, manages_server=manages_server)
+        if name == "sources":
+            return self.handle_sources(text)
+        raise ValueError(f"not a ChatAdmin command: {command!r}")
 
     def handle_add(self, user: str, text: str, *, manages_server: bool = False) -> Reply:
         """``/add URL...``: fetch each page into the corpus; one line per URL."""

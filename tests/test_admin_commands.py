@@ -196,3 +196,14 @@ def test_articles_from_a_feed_reach_the_next_digest_by_themselves(
     [story] = digest.stories
     assert [a.url for a in story.articles] == [link]
     assert story.articles[0].title == "Valdoria approves ferry terminal"
+
+
+def test_one_entry_point_for_an_adapter(web: WebServer, corpus: Path, citebot_home: Path) -> None:
+    admin = chat(corpus, citebot_home, "discord")
+    url = web.page("/ferry", article_html("Ferry", STORY))
+    assert admin.handle("/add", "U_SOMEONE", url).text.startswith("Only citebot admins")
+    assert admin.handle("add", "42", url, manages_server=True).text.startswith("Added: Ferry")
+    assert admin.handle("/feeds", "U_ADMIN", "").text.startswith("No feeds yet")
+    assert admin.handle("/sources", "anyone", "2").text.startswith("The 2 most recent of")
+    with pytest.raises(ValueError):
+        admin.handle("/ask", "U_ADMIN", "")
