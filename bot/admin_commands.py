@@ -154,9 +154,10 @@ class ChatAdmin:
                 lines.append(f"Already in the corpus: {added.title or added.url} ({added.file})")
             else:
                 title = added.title or "(no title)"
+                wait = self.core.settings.check_interval
+                when = f"within {wait:g} seconds" if wait >= 1 else "now"
                 lines.append(
-                    f"Added: {title} - {added.url} ({added.file}); it can be cited "
-                    f"within {self.core.settings.check_interval:g} seconds."
+                    f"Added: {title} - {added.url} ({added.file}); it can be cited {when}."
                 )
         return Reply(_fit(lines), ok=ok)
 
