@@ -13,8 +13,10 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bot import feeds_cli
 from bot.answer import Answer
 from bot.core import Core, build_core
+from bot.pages import Hints
 from bot.render import text as render
 from bot.schedule import load_config_subscriptions
 from bot.settings import (
@@ -42,6 +44,8 @@ examples:
   citebot search Qwen distillation
   citebot source 003_995cb40eb3369109#16
   citebot add ~/Downloads/article.html --source Reuters
+  citebot add https://example.com/news/meta-delays-avocado
+  citebot feeds add https://example.com/rss.xml && citebot feeds poll
 """
 
 
@@ -89,16 +93,19 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--rebuild", action="store_true", help="rebuild even if up to date")
 
     add = sub.add_parser(
-        "add", parents=[common], help="copy article files into the corpus and index them"
+        "add",
+        parents=[common],
+        help="copy article files, or fetch web pages (URLs), into the corpus and index them",
     )
-    add.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    add.add_argument("paths", nargs="+", metavar="PATH|URL")
     for name in ("title", "source", "date", "url"):
         add.add_argument(f"--{name}", default="", help=f"the article's {name}")
     add.add_argument(
         "--force",
         action="store_true",
-        help="replace a file of the same name (and its metadata in metadata.toml)",
+        help="replace a file of the same name (and its metadata in metadata.toml); refetch a URL",
     )
+    feeds_cli.add_parser(sub)
 
     slack = sub.add_parser(
         "slack", parents=[common], help="run the Slack bot (Socket Mode; --http for HTTP events)"
@@ -344,23 +351,32 @@ def cmd_add(core: Core, args: argparse.Namespace) -> int:
     if corpus.exists() and not corpus.is_dir():
         print(f"citebot: {corpus}: the corpus is not a folder", file=sys.stderr)
         return 2
-    for path in args.paths:  # every file is checked before any is copied
+    urls = [p for p in args.paths if feeds_cli.is_url(p)]
+    paths = [Path(p) for p in args.paths if not feeds_cli.is_url(p)]
+    for path in paths:  # every file is checked before any is copied
         problem = _add_problem(path, corpus, args.force)
         if problem:
             print(f"citebot: {problem}", file=sys.stderr)
             return 2
     corpus.mkdir(parents=True, exist_ok=True)
+    status = 0
+    if urls:  # a page's own metadata wins; the options fill what it does not say
+        hints = Hints(
+            title=args.title, date=metadata.get("date", ""), source=args.source
+        )
+        status = feeds_cli.add_urls(core, urls, force=args.force, hints=hints)
     added = []
-    for path in args.paths:
+    for path in paths:
         target = corpus / path.name
         shutil.copyfile(path, target)
         if args.force or metadata:
             set_manifest_entry(corpus / MANIFEST_NAME, path.name, metadata)
         added.append(target)
-    core.store.refresh()
+    if added:
+        core.store.refresh()
     for target in added:
         print(f"added {target}")
-    return 0
+    return status
 
 
 def cmd_eval(core: Core, args: argparse.Namespace) -> int:
@@ -443,6 +459,7 @@ COMMANDS: dict[str, Callable[[Core, argparse.Namespace], int]] = {
     "slack": cmd_slack,
     "discord": cmd_discord,
     "digest": cmd_digest,
+    "feeds": feeds_cli.cmd_feeds,
 }
 
 
@@ -486,7 +503,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("index.store").setLevel(logging.ERROR if quiet else logging.NOTSET)
     core = build_core(settings, progress=sys.stderr.isatty())
     try:
-        if command not in ("add", "index"):
+        if command not in ("add", "index", "feeds"):
             core.store.current()  # build or load now, so problems are reported up front
         return COMMANDS[command](core, args)
     except BrokenPipeError:  # `citebot ask ... | head -1`: the reader has all it wanted

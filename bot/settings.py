@@ -44,6 +44,9 @@ class Settings:
     log_level: str = "INFO"
     digest_lookback_hours: int = 24
     digest_post_empty: bool = False
+    admins: list[str] = field(default_factory=list)  # user ids allowed /add and /feeds
+    allow_private_urls: bool = False  # let /add and feeds fetch loopback, private... addresses
+    feed_interval_minutes: int = 30  # how often the running bot polls each feed
 
     @property
     def resolved_index_dir(self) -> Path:
@@ -62,6 +65,7 @@ _LIMITS: dict[str, tuple[float, float]] = {
     "check_interval": (0.0, 86400.0),
     "rate_limit": (0, 10000),
     "digest_lookback_hours": (1, 24 * 31),
+    "feed_interval_minutes": (1, 7 * 24 * 60),
 }
 
 

@@ -394,14 +394,27 @@ def _tokenised_stream(
 
 
 def _reusable(
-    previous: SearchIndex | None, corpus_dir: Path, manifest_hash: str
+    previous: SearchIndex | None, corpus_dir: Path, entries: dict[str, str]
 ) -> dict[str, ArticleInfo]:
-    """Articles of the previous index that can be reused as they are, by file path."""
-    if previous is None or previous.meta.get("manifest_hash") != manifest_hash:
+    """Articles of the previous index that can be reused as they are, by file path: those
+    whose manifest entry is unchanged too (adding a page to the manifest, as a feed does,
+    must not make every other article be read again)."""
+    if previous is None or previous.meta.get("corpus_dir") != str(corpus_dir.resolve()):
         return {}
-    if previous.meta.get("corpus_dir") != str(corpus_dir.resolve()):
-        return {}
-    return {a.path: a for a in previous.articles.values()}
+    before = previous.meta.get("manifest_entries")
+    if not isinstance(before, dict):
+        return {}  # an index from before entries were recorded: read everything once
+    return {
+        a.path: a for a in previous.articles.values() if before.get(a.path) == entries.get(a.path)
+    }
+
+
+def manifest_entries(manifest: dict[str, dict[str, str]]) -> dict[str, str]:
+    """A hash of each file's manifest entry, to tell which articles' metadata changed."""
+    return {
+        name: hashlib.sha256(json.dumps(entry, sort_keys=True).encode()).hexdigest()[:16]
+        for name, entry in manifest.items()
+    }
 
 
 def build_index(
@@ -435,7 +448,8 @@ def build_index(
     except FileNotFoundError:
         manifest_bytes = b""
     manifest_hash = hashlib.sha256(manifest_bytes).hexdigest()
-    reusable = _reusable(previous, corpus_dir, manifest_hash)
+    entries = manifest_entries(manifest)
+    reusable = _reusable(previous, corpus_dir, entries)
     plan: list[tuple[Path, ArticleInfo | None]] = []
     for path in files:
         rel = path.relative_to(corpus_dir).as_posix()
@@ -545,6 +559,7 @@ def build_index(
             "corpus_dir": str(corpus_dir.resolve()),
             "corpus_hash": content_hash.hexdigest(),
             "manifest_hash": manifest_hash,
+            "manifest_entries": entries,
             "fingerprint": fingerprint,
             "articles": len(infos),
             "paragraphs": len(article_of),
