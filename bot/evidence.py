@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from bot.query import Query, content_words
+from bot.query import Query, content_words, word_pairs
 from index.analyzer import tokenize
 from index.paragraphs import split_sentences
 from index.store import SearchIndex
@@ -45,6 +45,8 @@ CANDIDATE_FEATURES = (
     "rarest",
     "tight_window",
     "article_coverage",
+    "in_order",
+    "verbatim_pairs",
 )
 
 
@@ -72,6 +74,8 @@ class Evidence:
     rarest: float  # 1 if it holds the question's most telling term
     tight_window: float  # share of the question in its best TIGHT-token span
     article_coverage: float  # share of the question in all its article's candidates
+    in_order: float  # longest run of the question's terms its best sentence has in order
+    verbatim_pairs: float  # share of the question's adjacent word pairs its text has as typed
 
     def vector(self) -> list[float]:
         return [
@@ -94,6 +98,8 @@ class Evidence:
             self.rarest,
             self.tight_window,
             self.article_coverage,
+            self.in_order,
+            self.verbatim_pairs,
         ]
 
 
@@ -203,6 +209,8 @@ def _gather(
         rarest=1.0 if rarest in present else 0.0,
         tight_window=_best_window(tokens, weights, TIGHT) / total,
         article_coverage=article_coverage,
+        in_order=_in_order(query.terms, tokenize(best)) if best else 0.0,
+        verbatim_pairs=_verbatim_pairs(query.pairs, candidate.text),
     )
 
 
@@ -261,6 +269,29 @@ def _best_window(tokens: list[str], weights: dict[str, float], width: int = WIND
             start += 1
         best = max(best, mass)
     return best
+
+
+def _in_order(terms: tuple[str, ...], tokens: list[str]) -> float:
+    """Longest common subsequence of the question's terms and the sentence's, as a share
+    of the question's distinct terms: a paraphrase keeps the order of what it restates."""
+    wanted = list(dict.fromkeys(terms))
+    if not wanted:
+        return 0.0
+    sequence = [t for t in tokens if t in set(wanted)]
+    previous = [0] * (len(sequence) + 1)
+    for term in wanted:
+        current = [0]
+        for j, token in enumerate(sequence):
+            current.append(previous[j] + 1 if term == token else max(previous[j + 1], current[j]))
+        previous = current
+    return previous[-1] / len(wanted)
+
+
+def _verbatim_pairs(pairs: frozenset[str], text: str) -> float:
+    """Share of the question's adjacent content-word pairs found as typed in the text."""
+    if not pairs:
+        return 0.0
+    return len(pairs & word_pairs(text)) / len(pairs)
 
 
 def _phrases(terms: tuple[str, ...], tokens: list[str]) -> float:

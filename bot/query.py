@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 from rapidfuzz import process
@@ -77,6 +78,7 @@ class Query:
     corrected: dict[str, str] = field(default_factory=dict)  # misspelt -> corpus spelling
     kind: str = ""  # what kind of answer it wants: "time", "number", "name" or ""
     words: frozenset[str] = frozenset()  # its content words as typed, lower-cased
+    pairs: frozenset[str] = frozenset()  # its adjacent content-word pairs, as typed
 
 
 def evidence_idf(index: SearchIndex, term: str) -> float:
@@ -126,6 +128,13 @@ def content_words(text: str) -> frozenset[str]:
     return frozenset(w for w in _CONTENT_WORD.findall(text.casefold()) if w not in STOP_WORDS)
 
 
+@lru_cache(maxsize=4096)
+def word_pairs(text: str) -> frozenset[str]:
+    """Adjacent content words ("nobel prize"), stop words skipped, as typed."""
+    words = [w for w in _CONTENT_WORD.findall(text.casefold()) if w not in STOP_WORDS]
+    return frozenset(f"{a} {b}" for a, b in zip(words, words[1:], strict=False))
+
+
 def analyze(question: str, index: SearchIndex) -> Query:
     """Terms of the question, hyphen joins the corpus never uses dropped, misspellings fixed.
 
@@ -159,7 +168,14 @@ def analyze(question: str, index: SearchIndex) -> Query:
     total = sum(weights.values()) + missing_mass
     missing = missing_mass / total if total > 0 else 0.0
     return Query(
-        tuple(kept), weights, missing, total, corrected, answer_kind(text), content_words(text)
+        tuple(kept),
+        weights,
+        missing,
+        total,
+        corrected,
+        answer_kind(text),
+        content_words(text),
+        word_pairs(text),
     )
 
 
