@@ -9,6 +9,7 @@ as something the articles never mention.
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
 from dataclasses import dataclass, field
@@ -180,30 +181,50 @@ def analyze(question: str, index: SearchIndex) -> Query:
 
 
 def _near_miss(term: str, index: SearchIndex) -> str:
-    """The corpus term one or two edits away (the most common on a tie), or ""."""
+    """The corpus term one or two edits away, else one that extends it by a suffix
+    Snowball keeps ("react" -> "reaction"); the most common on a tie; or ""."""
     if len(term) < 5 or not term.isalpha():
         return ""
     limit = 2 if len(term) >= 8 else 1
-    vocabulary = _vocabulary_by_frequency(index)
-    found = process.extractOne(term, vocabulary, scorer=Levenshtein.distance, score_cutoff=limit)
-    return str(found[0]) if found else ""
+    vocabulary = _vocabulary(index)
+    found = process.extractOne(
+        term, vocabulary.by_frequency, scorer=Levenshtein.distance, score_cutoff=limit
+    )
+    if found:
+        return str(found[0])
+    start = bisect.bisect_left(vocabulary.alphabetical, term)
+    longer = []
+    for word in vocabulary.alphabetical[start : start + 50]:
+        if not word.startswith(term):
+            break
+        if len(word) - len(term) <= 4:
+            longer.append(word)
+    return min(longer, key=vocabulary.rank.__getitem__) if longer else ""
 
 
-_VOCABULARIES: dict[int, tuple[SearchIndex, list[str]]] = {}
+@dataclass(frozen=True)
+class _Vocabulary:
+    by_frequency: list[str]  # alphabetic corpus terms, most common first
+    alphabetical: list[str]
+    rank: dict[str, int]  # position in by_frequency
 
 
-def _vocabulary_by_frequency(index: SearchIndex) -> list[str]:
-    """Alphabetic corpus terms, most common first, built once per loaded index."""
+_VOCABULARIES: dict[int, tuple[SearchIndex, _Vocabulary]] = {}
+
+
+def _vocabulary(index: SearchIndex) -> _Vocabulary:
+    """The corpus vocabulary for spelling look-ups, built once per loaded index."""
     cached = _VOCABULARIES.get(id(index))
     if cached and cached[0] is index:
         return cached[1]
     df = np.diff(index.bm25.indptr)
     order = np.argsort(-df, kind="stable")
     words = [index.terms[i] for i in order.tolist() if df[i] > 0 and index.terms[i].isalpha()]
+    vocabulary = _Vocabulary(words, sorted(words), {w: i for i, w in enumerate(words)})
     if len(_VOCABULARIES) > 4:
         _VOCABULARIES.clear()
-    _VOCABULARIES[id(index)] = (index, words)
-    return words
+    _VOCABULARIES[id(index)] = (index, vocabulary)
+    return vocabulary
 
 
 _SURFACE_WORD = re.compile(r"[^\W_][\w'\u2019-]*")

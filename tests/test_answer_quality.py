@@ -99,6 +99,7 @@ def test_possessives_accents_and_hyphens_find_the_paragraph(tmp_path: Path) -> N
     [
         ("What did Zuckerburg say about Avacado?", "Zuckerberg"),
         ("Who is Alexander Wang?", "Alexandr Wang"),
+        ("How did Alibaba stock react?", "Alibaba (NYSE:BABA)"),  # "Market Reaction"
     ],
 )
 def test_near_miss_spellings_are_matched_not_declined(
