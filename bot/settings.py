@@ -45,6 +45,7 @@ class Settings:
     log_level: str = "INFO"
     digest_lookback_hours: int = 24
     digest_post_empty: bool = False
+    slack_api_url: str = "https://slack.com/api/"  # GovSlack, a corporate proxy, a test fake
 
     @property
     def resolved_index_dir(self) -> Path:
@@ -103,6 +104,8 @@ def _coerce(name: str, raw: Any, kind: str, origin: str) -> Any:
                 "CRITICAL",
             ):
                 raise ValueError("expected DEBUG, INFO, WARNING or ERROR")
+            if name == "slack_api_url":
+                return _api_url(value)
             return value.upper() if name == "log_level" else value
         else:  # pragma: no cover - a new field type needs a branch here
             raise ValueError(f"unsupported setting type {kind}")
@@ -114,6 +117,16 @@ def _coerce(name: str, raw: Any, kind: str, origin: str) -> Any:
         if not low <= value <= high:
             raise SettingsError(f"{where}: expected {low:g} to {high:g}, got {raw!r}")
     return value
+
+
+def _api_url(value: str) -> str:
+    """An http(s) base URL ending in "/" (the Web API client appends method names)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("expected an http(s) URL such as https://slack.com/api/")
+    return value.strip().rstrip("/") + "/"
 
 
 def config_path(explicit: Path | None, env: Mapping[str, str]) -> Path | None:

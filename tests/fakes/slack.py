@@ -91,6 +91,8 @@ class FakeSlack:
             data: dict[str, Any] = json.loads(raw or b"{}")
         else:
             data = {k: v[0] for k, v in urllib.parse.parse_qs(raw.decode()).items()}
+        for key, value in request.query.items():  # the async client sends some as a query
+            data.setdefault(key, value)
         for key in ("blocks", "attachments"):
             if isinstance(data.get(key), str):
                 data[key] = json.loads(data[key])
