@@ -58,19 +58,18 @@ def web_client(
     """An async Web API client that waits out 429s (``Retry-After``, on the event loop)
     and retries a connection that could not be opened (never one that may have been
     delivered: that would post twice)."""
-    client = AsyncWebClient(
+    return AsyncWebClient(
         token=token,
         base_url=base_url or AsyncWebClient.BASE_URL,
         session=session,
         timeout=int(DELIVERY_SECONDS),
+        retry_handlers=[  # in place of slack_sdk's defaults, which retry a dropped connection
+            AsyncRateLimitErrorRetryHandler(max_retry_count=3),
+            AsyncConnectionErrorRetryHandler(
+                max_retry_count=2, error_types=[aiohttp.ClientConnectorError]
+            ),
+        ],
     )
-    client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=3))
-    client.retry_handlers.append(
-        AsyncConnectionErrorRetryHandler(
-            max_retry_count=2, error_types=[aiohttp.ClientConnectorError]
-        )
-    )
-    return client
 
 
 class _DropTokenNotice(logging.Filter):
@@ -95,8 +94,11 @@ class SlackBot:
         digest: DigestDesk | None = None,
         clock: Callable[[], float] = time.time,
         pool: Executor | None = None,
+        delivery_seconds: float = DELIVERY_SECONDS,
     ) -> None:
         self.core = core
+        self.delivery_seconds = delivery_seconds
+        self.apology_seconds = min(APOLOGY_SECONDS, delivery_seconds)
         self.state = state
         self.client = client
         self.clock = clock
@@ -164,31 +166,34 @@ class SlackBot:
     # -- platform calls: every failure handled ----------------------------------------
 
     async def _call(
-        self, method: str, *, seconds: float = DELIVERY_SECONDS, quiet: bool = False, **kw: Any
+        self, method: str, *, seconds: float | None = None, quiet: bool = False, **kw: Any
     ) -> dict[str, Any] | None:
         """A Web API call with a deadline; None (logged once) on any failure."""
+        seconds = seconds or self.delivery_seconds
+        name = method.replace("_", ".", 1)  # chat_postMessage -> chat.postMessage
         level = logging.DEBUG if quiet else logging.WARNING
         try:
             response = await asyncio.wait_for(getattr(self.client, method)(**kw), seconds)
             return dict(response.data) if isinstance(response.data, dict) else {}
         except SlackApiError as exc:
-            log.log(level, "Slack %s failed: %s", method, exc.response.get("error"))
+            log.log(level, "Slack %s failed: %s", name, exc.response.get("error"))
         except TimeoutError:
-            log.log(level, "Slack %s failed: no answer within %.0f s", method, seconds)
+            log.log(level, "Slack %s failed: no answer within %g s", name, seconds)
         except (aiohttp.ClientError, OSError, ValueError) as exc:
-            log.log(level, "Slack %s failed: %s", method, str(exc) or type(exc).__name__)
+            log.log(level, "Slack %s failed: %s", name, str(exc) or type(exc).__name__)
         except Exception:
-            log.exception("Slack %s failed", method)
+            log.exception("Slack %s failed", name)
         return None
 
     async def _respond(
-        self, respond: Callable[..., Awaitable[Any]], seconds: float = DELIVERY_SECONDS, **kw: Any
+        self, respond: Callable[..., Awaitable[Any]], seconds: float | None = None, **kw: Any
     ) -> bool:
         """Post to the command's response_url with a deadline; False (logged) on failure."""
+        seconds = seconds or self.delivery_seconds
         try:
             response = await asyncio.wait_for(respond(**kw), seconds)
         except TimeoutError:
-            log.warning("response_url failed: no answer within %.0f s", seconds)
+            log.warning("response_url failed: no answer within %g s", seconds)
             return False
         except (aiohttp.ClientError, OSError, ValueError) as exc:
             log.warning("response_url failed: %s", str(exc) or type(exc).__name__)
@@ -213,7 +218,7 @@ class SlackBot:
         ):
             await self._respond(
                 respond,
-                APOLOGY_SECONDS,
+                self.apology_seconds,
                 text=APOLOGY,
                 response_type="ephemeral",
                 replace_original=False,
@@ -237,7 +242,7 @@ class SlackBot:
     async def _apologise(self, channel: str, thread: str | None) -> None:
         await self._call(
             "chat_postMessage",
-            seconds=APOLOGY_SECONDS,
+            seconds=self.apology_seconds,
             channel=channel,
             thread_ts=thread,
             text=APOLOGY,

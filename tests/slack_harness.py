@@ -180,6 +180,7 @@ def make_harness(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     clock: Callable[[], float] = time.time,
+    delivery_seconds: float = 7.0,
     **env: str,
 ) -> Harness:
     for key, value in env.items():
@@ -195,6 +196,7 @@ def make_harness(
         signing_secret=SECRET,
         digest=DigestDesk(core, state, "slack", clock),
         clock=clock,
+        delivery_seconds=delivery_seconds,
     )
     loop = LoopThread()
     loop.run(service.start())

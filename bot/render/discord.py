@@ -13,7 +13,7 @@ from typing import Any
 
 from bot.answer import Answer, Citation, SourceResult
 from bot.digest import Digest
-from bot.render.text import digest_title, no_answer_message, shorten
+from bot.render.text import digest_title, no_answer_message, safe_url, shorten
 
 CONTENT_LIMIT = 2000
 TITLE_LIMIT = 256
@@ -40,12 +40,10 @@ def escape(text: str) -> str:
     return re.sub(r"<([@#:!&]|a:|t:)", f"<{_ZWSP}\\1", text)
 
 
-def _escape_url(url: str) -> str:
-    return url.replace(" ", "%20").replace("(", "%28").replace(")", "%29").replace(">", "%3E")
-
-
 def _link(url: str, label: str) -> str:
-    return f"[{escape(label)}](<{_escape_url(url)}>)" if url else escape(label)
+    """``[label](<url>)`` for an http(s) URL; anything else is the label as plain text."""
+    target = safe_url(url)
+    return f"[{escape(label)}](<{target}>)" if target else escape(label)
 
 
 def embed_length(embed: Embed) -> int:
@@ -132,7 +130,7 @@ def render_source(result: SourceResult | None, reference: str) -> tuple[str, lis
     article = result.article
     details = " \u00b7 ".join(x for x in (article.source, article.date) if x)
     embed: Embed = {
-        "title": shorten(article.display_title, TITLE_LIMIT),
+        "title": shorten(escape(article.display_title), TITLE_LIMIT),
         "color": COLOUR,
         "footer": {
             "text": shorten(
@@ -140,8 +138,9 @@ def render_source(result: SourceResult | None, reference: str) -> tuple[str, lis
             )
         },
     }
-    if article.url:
-        embed["url"] = article.url
+    link = safe_url(article.url)
+    if link:
+        embed["url"] = link
     if result.paragraph is not None and not result.passages:
         embed["description"] = (
             f"{escape(details)}\nIt has no paragraph {escape(reference.partition('#')[2])}: "
