@@ -189,6 +189,16 @@ class State:
             ).fetchone()
         return _answer_record(row) if row else None
 
+    def channel_question(self, platform: str, channel: str) -> AnswerRecord | None:
+        """The latest answered question in a channel (a DM's conversation so far)."""
+        with self._tx() as db:
+            row = db.execute(
+                "SELECT * FROM answers WHERE platform = ? AND channel = ? AND answered = 1"
+                " ORDER BY id DESC LIMIT 1",
+                (platform, channel),
+            ).fetchone()
+        return _answer_record(row) if row else None
+
     def is_bot_thread(self, platform: str, channel: str, thread: str) -> bool:
         with self._tx() as db:
             row = db.execute(
@@ -228,7 +238,8 @@ class State:
     # -- events --------------------------------------------------------------------
 
     def first_time(self, platform: str, event_id: str) -> bool:
-        """True the first time an event id is seen (so a retried delivery is dropped)."""
+        """True the first time an event id is seen, so a redelivery is dropped: Slack's
+        retries (event ids) and Discord's replays after a RESUME (message ids)."""
         with self._tx() as db:
             cursor = db.execute(
                 "INSERT OR IGNORE INTO events (platform, event_id, seen_at) VALUES (?,?,?)",
