@@ -16,12 +16,13 @@ import pytest
 from bot.cli import main
 from tests.conftest import SEED_CORPUS
 from tests.fakes.discord import BOT_ID, CHANNEL_ID, DM_CHANNEL_ID, FakeDiscord
-from tests.test_discord import Harness, _start, _text, assert_within_limits
+from tests.test_discord import Harness, _start, assert_within_limits
 
-LONG_TITLE = "Giraffe herds " + "wander the long savanna road and " * 7  # ~240 characters
-LONG_SENTENCE = (
+LONG_SENTENCE = (  # about 4,100 characters, one sentence: the best one for its question
     "The okapi census found that "
-    + ", ".join(f"okapi group {n} counted in the eastern forest reserve" for n in range(70))
+    + ", ".join(
+        f"okapi group {n} counted in the eastern forest reserve near river {n}" for n in range(60)
+    )
     + " by the rangers."
 )
 
@@ -30,12 +31,15 @@ LONG_SENTENCE = (
 def corpus(tmp_path: Path) -> Path:
     target = tmp_path / "corpus"
     shutil.copytree(SEED_CORPUS, target)
-    for n in range(12):
+    for n in range(12):  # distinct reports with long titles, agency names and links
         (target / f"giraffe{n:02d}.md").write_text(
-            f"---\ntitle: {LONG_TITLE}{n}\nsource: Savanna Wire {n} " + "x" * 80 + "\n"
-            f"url: https://example.com/giraffes/{'long-path-' * 25}{n}\n---\n"
-            f"Giraffe herd number {n} crossed the savanna road near the river at dawn, "
-            f"rangers counted {n + 10} animals and {'noted the tall grass and ' * 20}more.\n"
+            f"---\ntitle: Giraffe report {n} "
+            + "on the long savanna road and river crossing " * 5
+            + f"\nsource: Savanna Wire number {n} "
+            + "with a very long agency name " * 6
+            + f"\nurl: https://example.com/giraffes/{'long-path-' * 20}{n}\n---\n"
+            f"Giraffe herd {n} crossed the savanna road near checkpoint {n * 7} at dawn; "
+            f"rangers counted {n + 10} animals, word{n}a word{n}b word{n}c, by truck {n}.\n"
         )
     (target / "okapi.md").write_text(
         f"---\ntitle: Okapi census\nsource: Forest Wire\n---\n{LONG_SENTENCE}\n"
@@ -99,7 +103,8 @@ async def test_case11_a_dm_follow_up_that_is_not_a_reply_keeps_the_context(
     await bot.replies(channel=DM_CHANNEL_ID)
     await bot.say("when will it launch?", channel_id=DM_CHANNEL_ID, dm=True)
     follow = (await bot.replies(count=2, channel=DM_CHANNEL_ID))[1]
-    assert "next spring" in _text(follow)
+    highlight = follow.data["embeds"][0]["description"].split("\n")[0]
+    assert "launch next spring" in highlight  # read with "What is Avocado?"
 
 
 async def test_case12_the_source_embed_title_and_link_are_escaped(bot: Harness) -> None:
