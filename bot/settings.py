@@ -46,6 +46,7 @@ class Settings:
     digest_lookback_hours: int = 24
     digest_post_empty: bool = False
     slack_api_url: str = "https://slack.com/api/"  # GovSlack, a corporate proxy, a test fake
+    answer_workers: int = 1  # chat bots answer in this many processes (0: in threads)
 
     @property
     def resolved_index_dir(self) -> Path:
@@ -65,6 +66,7 @@ _LIMITS: dict[str, tuple[float, float]] = {
     "check_interval": (0.0, 86400.0),
     "rate_limit": (0, 10000),
     "digest_lookback_hours": (1, 24 * 31),
+    "answer_workers": (0, 64),
 }
 
 

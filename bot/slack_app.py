@@ -15,7 +15,6 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from concurrent.futures import Executor
 from typing import Any, TypeVar
 
 import aiohttp
@@ -28,6 +27,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.answer_pool import AnswerPool
 from bot.core import Core
 from bot.digest import DigestDesk
 from bot.render import slack as render
@@ -64,7 +64,7 @@ def web_client(
         session=session,
         timeout=int(DELIVERY_SECONDS),
         retry_handlers=[  # in place of slack_sdk's defaults, which retry a dropped connection
-            AsyncRateLimitErrorRetryHandler(max_retry_count=3),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=10),  # the deadline bounds it
             AsyncConnectionErrorRetryHandler(
                 max_retry_count=2, error_types=[aiohttp.ClientConnectorError]
             ),
@@ -82,7 +82,8 @@ class _DropTokenNotice(logging.Filter):
 
 class SlackBot:
     """An ``AsyncApp`` wired to the core; ``bot.slack_server`` serves it over HTTP or
-    Socket Mode.  ``pool`` runs the answering (None: the loop's default executor)."""
+    Socket Mode.  ``answers`` answers questions off the loop (worker processes or threads);
+    SQLite and rendering are quick enough for the loop; digests run in its executor."""
 
     def __init__(
         self,
@@ -93,7 +94,7 @@ class SlackBot:
         signing_secret: str = "",
         digest: DigestDesk | None = None,
         clock: Callable[[], float] = time.time,
-        pool: Executor | None = None,
+        answers: AnswerPool | None = None,
         delivery_seconds: float = DELIVERY_SECONDS,
     ) -> None:
         self.core = core
@@ -102,7 +103,7 @@ class SlackBot:
         self.state = state
         self.client = client
         self.clock = clock
-        self.pool = pool
+        self.answers = answers or AnswerPool(core, workers=0)
         self.limiter = RateLimiter(core.settings.rate_limit)
         self.digest = digest
         self.bot_user_id = ""
@@ -160,8 +161,8 @@ class SlackBot:
                 self.in_flight.discard(task)
 
     async def _compute(self, fn: Callable[..., T], *args: Any) -> T:
-        """CPU-bound work (search, SQLite, rendering) in the pool, off the event loop."""
-        return await asyncio.get_running_loop().run_in_executor(self.pool, fn, *args)
+        """Slower work that needs this process's core (digests) in the loop's executor."""
+        return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
 
     # -- platform calls: every failure handled ----------------------------------------
 
@@ -288,8 +289,8 @@ class SlackBot:
             thread = None
         elif self.bot_user_id and f"<@{self.bot_user_id}" in text:
             return  # a mention: app_mention answers it
-        elif event.get("thread_ts") and await self._compute(
-            self.state.is_bot_thread, PLATFORM, channel, event["thread_ts"]
+        elif event.get("thread_ts") and self.state.is_bot_thread(
+            PLATFORM, channel, event["thread_ts"]
         ):
             thread = event["thread_ts"]
         elif channel in self.core.settings.answer_channels and text.rstrip().endswith("?"):
@@ -305,15 +306,17 @@ class SlackBot:
             or (self.bot_user_id and event.get("user") == self.bot_user_id)
         )
 
-    def _answer_blocks(self, channel: str, thread: str | None, user: str, text: str) -> Blocks:
-        """In the pool: the thread's earlier question, the answer, its record, its blocks."""
+    async def _answer_blocks(
+        self, channel: str, thread: str | None, user: str, text: str
+    ) -> Blocks:
+        """The thread's earlier question, the answer (off the loop), its record, its blocks."""
         record = self.state.thread_question(PLATFORM, channel, thread or "")
         previous = ""
         if record is not None and (
             thread is not None or self.clock() - record.created_at <= DM_CONTEXT_SECONDS
         ):
             previous = record.question
-        answer = self.core.follow_up(text, previous)
+        answer = await self.answers.follow_up(text, previous)
         answer_id = self.state.record(
             answer, platform=PLATFORM, channel=channel, thread=thread or "", user=user
         )
@@ -332,7 +335,7 @@ class SlackBot:
             "reactions_add", quiet=True, channel=channel, timestamp=react_to, name="eyes"
         )
         try:
-            blocks = await self._compute(self._answer_blocks, channel, thread, user, text)
+            blocks = await self._answer_blocks(channel, thread, user, text)
             posted = await self._post(channel, thread, blocks)
         except Exception:
             log.exception("answering a message in %s failed", channel)
@@ -364,32 +367,33 @@ class SlackBot:
         self, name: str, text: str, command: dict[str, Any], respond: Callable[..., Any]
     ) -> None:
         try:
-            blocks = await self._compute(self._command_blocks, name, text, command)
+            blocks = await self._command_blocks(name, text, command)
         except Exception:
             log.exception("%s failed", name)
             blocks = render.plain(APOLOGY)
         await self._reply(respond, blocks)
 
-    def _command_blocks(self, name: str, text: str, command: dict[str, Any]) -> Blocks:
+    async def _command_blocks(self, name: str, text: str, command: dict[str, Any]) -> Blocks:
         user = command.get("user_id", "")
         channel = command.get("channel_id", "")
         if name == "/ask":
             if not self.limiter.allow(user):
                 return render.plain(RATE_NOTE.format(n=self.limiter.per_minute))
-            answer = self.core.ask(text)
+            answer = await self.answers.ask(text)
             answer_id = self.state.record(answer, platform=PLATFORM, channel=channel, user=user)
             return render.render_answer(
                 answer, answer_id=answer_id if answer.answered else None, share=True
             )
         if name == "/search":
-            return render.render_search(self.core.answerer.search(text))
+            return render.render_search(await self.answers.search(text))
         if name == "/source":
-            return render.render_source(self.core.answerer.source(text), text)
-        if self.digest is None:
+            return render.render_source(await self.answers.source(text), text)
+        desk = self.digest
+        if desk is None:
             return render.plain("The digest is not set up on this bot.")
         if text:
-            return render.plain(self.digest.command(channel, text, user))
-        return render.render_digest(self.digest.preview(channel))
+            return render.plain(await self._compute(desk.command, channel, text, user))
+        return render.render_digest(await self._compute(desk.preview, channel))
 
     # -- digests -----------------------------------------------------------------------
 
@@ -440,11 +444,11 @@ class SlackBot:
         await self._tracked(self._share(body, respond))
 
     async def _share(self, body: dict[str, Any], respond: Callable[..., Any]) -> None:
-        def build() -> tuple[str, Blocks] | None:
+        async def build() -> tuple[str, Blocks] | None:
             record = self._record_from(body)
             if record is None:
                 return None
-            answer = self.core.ask(record.question)
+            answer = await self.answers.ask(record.question)
             channel = (body.get("channel") or {}).get("id") or record.channel
             answer_id = self.state.record(
                 answer, platform=PLATFORM, channel=channel, user=record.user_id
@@ -453,7 +457,7 @@ class SlackBot:
                 answer, answer_id=answer_id, asked_by=record.user_id
             )
 
-        built = await self._compute(build)
+        built = await build()
         if built is None:
             await self._reply(respond, render.plain("That answer is no longer available."))
             return
@@ -476,7 +480,7 @@ class SlackBot:
             self.state.record_feedback(record.id, (body.get("user") or {}).get("id", ""), helpful)
             return "Thanks, glad it helped." if helpful else "Thanks, noted for review."
 
-        note = await self._compute(vote)
+        note = vote()
         if note is not None:
             await self._respond(
                 respond, text=note, response_type="ephemeral", replace_original=False
@@ -489,15 +493,17 @@ class SlackBot:
         await self._tracked(self._more(body, respond))
 
     async def _more(self, body: dict[str, Any], respond: Callable[..., Any]) -> None:
-        def build() -> tuple[Any, Blocks] | None:
+        async def build() -> tuple[Any, Blocks] | None:
             record = self._record_from(body)
             if record is None:
                 return None
-            answer = self.core.ask(record.question, context=record.context, offset=record.shown)
+            answer = await self.answers.ask(
+                record.question, context=record.context, offset=record.shown
+            )
             self.state.set_shown(record.id, record.shown + len(answer.citations))
             return record, render.render_answer(answer, answer_id=record.id)
 
-        built = await self._compute(build)
+        built = await build()
         if built is None:
             return
         record, blocks = built

@@ -1,8 +1,9 @@
 """Serving the Slack bot: aiohttp's web server for HTTP events, or Socket Mode.
 
 Everything Slack sends is handled on one event loop (acks at once); answering runs in a
-bounded thread pool beside it.  ``GET /healthz`` answers 200 once the index is loaded
-(for load balancers); SIGTERM stops taking new events and finishes answers in flight.
+bounded pool of worker processes beside it (``bot.answer_pool``).  ``GET /healthz``
+answers 200 once the index is loaded (for load balancers); SIGTERM stops taking new
+events and finishes answers in flight.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import asyncio
 import contextlib
 import logging
 import signal
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import aiohttp
@@ -21,7 +21,9 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.request.internals import parse_body
 from slack_sdk.errors import SlackApiError
+from slack_sdk.signature import SignatureVerifier
 
+from bot.answer_pool import AnswerPool
 from bot.core import Core
 from bot.digest import DigestDesk
 from bot.settings import MissingSecret, secret
@@ -31,7 +33,6 @@ from bot.state import State
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
-ANSWER_WORKERS = 4  # answers run here; the event loop keeps the acks
 DRAIN_SECONDS = 20.0  # how long SIGTERM waits for answers in flight
 BACKLOG = 1024  # pending connections the listening socket holds (socketserver's was 5)
 
@@ -49,14 +50,15 @@ class SlackService:
         api_url: str,
         signing_secret: str = "",
         digest: DigestDesk | None = None,
-        workers: int = ANSWER_WORKERS,
+        workers: int | None = None,
         **bot_options: Any,
     ) -> None:
         self.core, self.state = core, state
         self.bot_token, self.api_url = bot_token, api_url
         self.signing_secret, self.digest = signing_secret, digest
         self.bot_options = bot_options
-        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="answer")
+        workers = core.settings.answer_workers if workers is None else workers
+        self.answers = AnswerPool(core, workers)
         self.session: aiohttp.ClientSession | None = None
         self.bot: SlackBot | None = None
         self.runner: web.AppRunner | None = None
@@ -65,6 +67,8 @@ class SlackService:
         self.ready = False
         self.draining = False
         self._background: list[asyncio.Task[Any]] = []
+        self._verifier = SignatureVerifier(signing_secret) if signing_secret else None
+        self._dispatching: set[asyncio.Task[Any]] = set()
 
     async def start(self, *, check_token: bool = False) -> SlackBot:
         """Open the Web API session and build the bot; with ``check_token`` a refused
@@ -90,7 +94,7 @@ class SlackService:
             client,
             signing_secret=self.signing_secret,
             digest=self.digest,
-            pool=self.pool,
+            answers=self.answers,
             **self.bot_options,
         )
         await self.bot.prepare()
@@ -98,12 +102,23 @@ class SlackService:
         return self.bot
 
     async def _load_index(self) -> None:
+        """Load the index here and in every answer worker; then /healthz says ready.
+        This process keeps looking for corpus changes (the workers follow its builds)."""
+        loop = asyncio.get_running_loop()
         try:
-            await asyncio.get_running_loop().run_in_executor(self.pool, self.core.store.current)
-        except Exception as exc:  # IndexUnavailable and the like: /healthz stays 503
+            await loop.run_in_executor(None, self.core.store.current)
+            await self.answers.warm_up()
+        except Exception as exc:  # IndexUnavailable, a worker that cannot start
             log.error("the index could not be loaded: %s", exc)
             return
         self.ready = True
+        interval = max(self.core.settings.check_interval, 1.0)
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await loop.run_in_executor(None, self.core.store.current)
+            except Exception:
+                log.exception("looking for corpus changes failed")
 
     def run_digests(self, interval: float = 30.0) -> None:
         assert self.bot is not None
@@ -147,8 +162,33 @@ class SlackService:
         except (ValueError, TypeError, AttributeError, KeyError, UnicodeDecodeError) as exc:
             log.info("refused a malformed request body: %s", exc)
             return web.Response(status=400, text="malformed request body")
+        if parsed.get("type") == "event_callback" and self._verifier is not None:
+            # Slack ignores what an Events API ack says: ack a genuine event at once, and
+            # hand it to bolt after the response (bolt verifies it again, dedupes it,
+            # and runs the listeners).  Commands and buttons go through bolt first: their
+            # ack can carry a message.
+            if not self._verifier.is_valid(
+                body,
+                request.headers.get("X-Slack-Request-Timestamp"),
+                request.headers.get("X-Slack-Signature"),
+            ):
+                return web.Response(status=401, text="invalid request")
+            task = asyncio.ensure_future(self._dispatch(bolt_request))
+            self._dispatching.add(task)
+            task.add_done_callback(self._dispatching.discard)
+            return web.Response(status=200)
         response = await self.bot.app.async_dispatch(bolt_request)
         return await to_aiohttp_response(response)
+
+    async def _dispatch(self, bolt_request: AsyncBoltRequest) -> None:
+        assert self.bot is not None
+        try:
+            response = await self.bot.app.async_dispatch(bolt_request)
+        except Exception:
+            log.exception("handling an event failed")
+            return
+        if response.status >= 400:
+            log.warning("bolt refused an event: HTTP %s %s", response.status, response.body)
 
     # -- Socket Mode --------------------------------------------------------------------
 
@@ -173,6 +213,8 @@ class SlackService:
         if handler is not None:
             with contextlib.suppress(Exception):
                 await handler.close_async()
+        if self._dispatching:
+            await asyncio.wait(set(self._dispatching), timeout=grace)
         if self.bot is not None and self.bot.in_flight:
             log.info("finishing %d answers in flight", len(self.bot.in_flight))
             await asyncio.wait(set(self.bot.in_flight), timeout=grace)
@@ -182,7 +224,7 @@ class SlackService:
             await self.runner.cleanup()
         if self.session is not None:
             await self.session.close()
-        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.answers.shutdown()
 
 
 def slack_tokens(http: bool) -> tuple[str, str]:
@@ -197,6 +239,11 @@ async def serve(
 ) -> None:
     """Run until SIGTERM or SIGINT, then drain."""
     bot_token, other = slack_tokens(http)
+    import os
+    import sys  # EXPERIMENT
+
+    if os.environ.get("XSWITCH"):
+        sys.setswitchinterval(float(os.environ["XSWITCH"]))
     service = SlackService(
         core,
         state,

@@ -197,6 +197,7 @@ def make_harness(
         digest=DigestDesk(core, state, "slack", clock),
         clock=clock,
         delivery_seconds=delivery_seconds,
+        workers=0,  # answers in threads: starting worker processes per test is slow
     )
     loop = LoopThread()
     loop.run(service.start())

@@ -22,6 +22,7 @@ class Call:
     method: str  # "chat.postMessage", or "response_url" for posts to a response URL
     data: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
+    at: float = field(default_factory=time.monotonic)  # when the fake received it
 
 
 class FakeSlack:
