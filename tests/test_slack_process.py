@@ -28,9 +28,12 @@ def fake() -> Iterator[FakeSlack]:
     server.stop()
 
 
-def _start(fake: FakeSlack, tmp_path: Path) -> tuple[subprocess.Popen[str], int, Path]:
+def _start(
+    fake: FakeSlack, tmp_path: Path, **extra: str
+) -> tuple[subprocess.Popen[str], int, Path]:
     env = {
         **os.environ,
+        **extra,
         "SLACK_BOT_TOKEN": "xoxb-process-token",
         "SLACK_SIGNING_SECRET": SECRET,
         "CITEBOT_SLACK_API_URL": fake.api_url,
@@ -91,6 +94,34 @@ def test_the_process_serves_reports_health_and_drains_on_sigterm(
     assert "will be unused" not in err  # case 7: no warning at every start
     assert "xoxb-process-token" not in err and "Traceback" not in err
     assert fake.calls_to("auth.test")[0].headers["Authorization"] == "Bearer xoxb-process-token"
+
+
+def test_answer_workers_follow_the_index_the_bot_rebuilds(
+    fake: FakeSlack, tmp_path: Path, corpus: Path
+) -> None:
+    """The worker process answers from the index the serving process rebuilds when an
+    article is added, without building one itself."""
+    process, port, log = _start(
+        fake, tmp_path, CITEBOT_CORPUS=str(corpus), CITEBOT_CHECK_INTERVAL="0.2"
+    )
+    try:
+        client = Harness.__new__(Harness)
+        client.fake, client.port = fake, port
+        (corpus / "zebra.md").write_text(
+            "---\ntitle: Zebra escape\n---\nZebras escaped from the city zoo on Friday.\n"
+        )
+        deadline = time.monotonic() + 20
+        for n in range(1000):
+            client.event(mention("Where did the zebras escape from?", f"20.{n}"), f"EvZ{n}")
+            post = fake.wait_for("chat.postMessage", count=n + 1)[n]
+            if "Zebras escaped" in all_text(post):
+                break
+            assert time.monotonic() < deadline, "the new article was never cited"
+            time.sleep(0.2)  # the corpus is looked at every 0.2 s
+    finally:
+        process.terminate()
+        process.wait(20)
+    assert "Traceback" not in log.read_text()
 
 
 def test_the_manifest_gives_every_command_a_request_url_in_http_mode() -> None:
