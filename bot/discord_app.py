@@ -337,10 +337,22 @@ class CitebotClient(GuardedSends, discord.Client):
                 )
                 if not isinstance(channel, discord.abc.Messageable):
                     raise TypeError(f"channel {sub.channel} cannot take messages")
-                await channel.send(
-                    content=content or None, embeds=to_embeds(embeds), allowed_mentions=NO_MENTIONS
+                await asyncio.wait_for(
+                    channel.send(
+                        content=content or None,
+                        embeds=to_embeds(embeds),
+                        allowed_mentions=NO_MENTIONS,
+                    ),
+                    self.send_seconds,
                 )
-            except (discord.DiscordException, ValueError, TypeError) as exc:
+            except (
+                discord.DiscordException,
+                aiohttp.ClientError,
+                OSError,
+                TimeoutError,
+                ValueError,
+                TypeError,
+            ) as exc:
                 self.digest.failed(sub, slot, exc)
                 continue
             self.digest.posted(sub, slot, digest)

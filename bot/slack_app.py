@@ -17,70 +17,39 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-import aiohttp
 from slack_bolt import BoltResponse
 from slack_bolt.app.async_app import AsyncApp
-from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.builtin_async_handlers import (
-    AsyncConnectionErrorRetryHandler,
-    AsyncRateLimitErrorRetryHandler,
-)
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.answer_pool import AnswerPool
 from bot.core import Core
 from bot.digest import DigestDesk
 from bot.render import slack as render
+from bot.slack_calls import (
+    APOLOGY,
+    APOLOGY_SECONDS,
+    DELIVERY_SECONDS,
+    Blocks,
+    DropTokenNotice,
+    SlackCalls,
+)
 from bot.state import RateLimiter, State
 
 log = logging.getLogger(__name__)
 
 PLATFORM = "slack"
 DM_CONTEXT_SECONDS = 15 * 60
-DELIVERY_SECONDS = 7.0  # an answer's post, 429 back-offs included; the apology gets the rest
-APOLOGY_SECONDS = 3.0
-APOLOGY = "Sorry, something went wrong while answering. It has been logged; please try again."
 RATE_NOTE = "You're asking faster than I can keep up ({n} a minute). Please wait a moment."
 USAGE = {
     "/ask": "Usage: `/ask QUESTION`, e.g. `/ask Who leads TBD Lab?`",
     "/search": "Usage: `/search WORDS`, e.g. `/search Qwen distillation`",
     "/source": "Usage: `/source ARTICLE[#PARAGRAPH]`, e.g. `/source 003_995cb40eb3369109#16`",
 }
-_TOKEN_NOTICE = "As you gave `client` as well, `token` will be unused."
 
 T = TypeVar("T")
-Blocks = tuple[str, list[dict[str, Any]]]
 
 
-def web_client(
-    token: str, base_url: str | None = None, session: aiohttp.ClientSession | None = None
-) -> AsyncWebClient:
-    """An async Web API client that waits out 429s (``Retry-After``, on the event loop)
-    and retries a connection that could not be opened (never one that may have been
-    delivered: that would post twice)."""
-    return AsyncWebClient(
-        token=token,
-        base_url=base_url or AsyncWebClient.BASE_URL,
-        session=session,
-        timeout=int(DELIVERY_SECONDS),
-        retry_handlers=[  # in place of slack_sdk's defaults, which retry a dropped connection
-            AsyncRateLimitErrorRetryHandler(max_retry_count=10),  # the deadline bounds it
-            AsyncConnectionErrorRetryHandler(
-                max_retry_count=2, error_types=[aiohttp.ClientConnectorError]
-            ),
-        ],
-    )
-
-
-class _DropTokenNotice(logging.Filter):
-    """Bolt warns at every start that the token in the environment is unused because the
-    client carries it: true and intended (the client holds the Web API URL)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return record.getMessage() != _TOKEN_NOTICE
-
-
-class SlackBot:
+class SlackBot(SlackCalls):
     """An ``AsyncApp`` wired to the core; ``bot.slack_server`` serves it over HTTP or
     Socket Mode.  ``answers`` answers questions off the loop (worker processes or threads);
     SQLite and rendering are quick enough for the loop; digests run in its executor."""
@@ -109,8 +78,8 @@ class SlackBot:
         self.bot_user_id = ""
         self.in_flight: set[asyncio.Task[Any]] = set()
         bolt_log = logging.getLogger("slack_bolt")
-        if not any(isinstance(f, _DropTokenNotice) for f in bolt_log.filters):
-            bolt_log.addFilter(_DropTokenNotice())
+        if not any(isinstance(f, DropTokenNotice) for f in bolt_log.filters):
+            bolt_log.addFilter(DropTokenNotice())
         self.app = AsyncApp(
             client=client,
             signing_secret=signing_secret,
@@ -163,102 +132,6 @@ class SlackBot:
     async def _compute(self, fn: Callable[..., T], *args: Any) -> T:
         """Slower work that needs this process's core (digests) in the loop's executor."""
         return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
-
-    # -- platform calls: every failure handled ----------------------------------------
-
-    async def _call(
-        self, method: str, *, seconds: float | None = None, quiet: bool = False, **kw: Any
-    ) -> dict[str, Any] | None:
-        """A Web API call with a deadline; None (logged once) on any failure."""
-        seconds = seconds or self.delivery_seconds
-        name = method.replace("_", ".", 1)  # chat_postMessage -> chat.postMessage
-        level = logging.DEBUG if quiet else logging.WARNING
-        try:
-            response = await asyncio.wait_for(getattr(self.client, method)(**kw), seconds)
-            return dict(response.data) if isinstance(response.data, dict) else {}
-        except SlackApiError as exc:
-            log.log(level, "Slack %s failed: %s", name, exc.response.get("error"))
-        except TimeoutError:
-            log.log(level, "Slack %s failed: no answer within %g s", name, seconds)
-        except (aiohttp.ClientError, OSError, ValueError) as exc:
-            log.log(level, "Slack %s failed: %s", name, str(exc) or type(exc).__name__)
-        except Exception:
-            log.exception("Slack %s failed", name)
-        return None
-
-    async def _respond(
-        self, respond: Callable[..., Awaitable[Any]], seconds: float | None = None, **kw: Any
-    ) -> bool:
-        """Post to the command's response_url with a deadline; False (logged) on failure."""
-        seconds = seconds or self.delivery_seconds
-        try:
-            response = await asyncio.wait_for(respond(**kw), seconds)
-        except TimeoutError:
-            log.warning("response_url failed: no answer within %g s", seconds)
-            return False
-        except (aiohttp.ClientError, OSError, ValueError) as exc:
-            log.warning("response_url failed: %s", str(exc) or type(exc).__name__)
-            return False
-        except Exception:
-            log.exception("response_url failed")
-            return False
-        status = getattr(response, "status_code", 200)
-        if status >= 400:
-            log.warning("response_url failed: HTTP %s", status)
-            return False
-        return True
-
-    async def _reply(self, respond: Callable[..., Awaitable[Any]], blocks: Blocks) -> None:
-        fallback, rendered = blocks
-        if not await self._respond(
-            respond,
-            text=fallback,
-            blocks=rendered,
-            response_type="ephemeral",
-            replace_original=False,
-        ):
-            await self._respond(
-                respond,
-                self.apology_seconds,
-                text=APOLOGY,
-                response_type="ephemeral",
-                replace_original=False,
-            )
-
-    async def _post(self, channel: str, thread: str | None, blocks: Blocks) -> bool:
-        fallback, rendered = blocks
-        return (
-            await self._call(
-                "chat_postMessage",
-                channel=channel,
-                thread_ts=thread,
-                text=fallback,
-                blocks=rendered,
-                unfurl_links=False,
-                unfurl_media=False,
-            )
-            is not None
-        )
-
-    async def _apologise(self, channel: str, thread: str | None) -> None:
-        await self._call(
-            "chat_postMessage",
-            seconds=self.apology_seconds,
-            channel=channel,
-            thread_ts=thread,
-            text=APOLOGY,
-        )
-
-    async def _ephemeral(self, channel: str, user: str, text: str, thread: str | None) -> None:
-        fallback, blocks = render.plain(text)
-        await self._call(
-            "chat_postEphemeral",
-            channel=channel,
-            user=user,
-            text=fallback,
-            blocks=blocks,
-            thread_ts=thread,
-        )
 
     # -- events ----------------------------------------------------------------------
 

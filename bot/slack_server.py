@@ -27,7 +27,8 @@ from bot.answer_pool import AnswerPool
 from bot.core import Core
 from bot.digest import DigestDesk
 from bot.settings import MissingSecret, secret
-from bot.slack_app import PLATFORM, SlackBot, web_client
+from bot.slack_app import PLATFORM, SlackBot
+from bot.slack_calls import web_client
 from bot.state import State
 
 log = logging.getLogger(__name__)
