@@ -46,7 +46,7 @@ class Settings:
     digest_lookback_hours: int = 24
     digest_post_empty: bool = False
     slack_api_url: str = "https://slack.com/api/"  # GovSlack, a corporate proxy, a test fake
-    answer_workers: int = 1  # chat bots answer in this many processes (0: in threads)
+    answer_workers: int = 2  # the Slack bot answers in this many processes (0: in threads)
 
     @property
     def resolved_index_dir(self) -> Path:

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Sequence
 from typing import Any
 
 import aiohttp
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
 DRAIN_SECONDS = 20.0  # how long SIGTERM waits for answers in flight
+Headers = dict[str, str | Sequence[str]]
 BACKLOG = 1024  # pending connections the listening socket holds (socketserver's was 5)
 
 
@@ -157,12 +159,10 @@ class SlackService:
             parsed = parse_body(body, request.content_type)
             if not isinstance(parsed, dict):
                 raise ValueError(f"expected an object, got {type(parsed).__name__}")
-            bolt_request = AsyncBoltRequest(
-                body=body, query=request.query_string, headers=dict(request.headers)
-            )
         except (ValueError, TypeError, AttributeError, KeyError, UnicodeDecodeError) as exc:
             log.info("refused a malformed request body: %s", exc)
             return web.Response(status=400, text="malformed request body")
+        headers: Headers = dict(request.headers)
         if parsed.get("type") == "event_callback" and self._verifier is not None:
             # Slack ignores what an Events API ack says: ack a genuine event at once, and
             # hand it to bolt after the response (bolt verifies it again, dedupes it,
@@ -174,16 +174,22 @@ class SlackService:
                 request.headers.get("X-Slack-Signature"),
             ):
                 return web.Response(status=401, text="invalid request")
-            task = asyncio.ensure_future(self._dispatch(bolt_request))
+            task = asyncio.ensure_future(self._dispatch(body, request.query_string, headers))
             self._dispatching.add(task)
             task.add_done_callback(self._dispatching.discard)
             return web.Response(status=200)
+        try:
+            bolt_request = AsyncBoltRequest(body=body, query=request.query_string, headers=headers)
+        except (ValueError, TypeError, AttributeError, KeyError) as exc:
+            log.info("refused a malformed request body: %s", exc)
+            return web.Response(status=400, text="malformed request body")
         response = await self.bot.app.async_dispatch(bolt_request)
         return await to_aiohttp_response(response)
 
-    async def _dispatch(self, bolt_request: AsyncBoltRequest) -> None:
+    async def _dispatch(self, body: str, query: str, headers: Headers) -> None:
         assert self.bot is not None
         try:
+            bolt_request = AsyncBoltRequest(body=body, query=query, headers=headers)
             response = await self.bot.app.async_dispatch(bolt_request)
         except Exception:
             log.exception("handling an event failed")
