@@ -80,17 +80,24 @@ def test_case1_fifty_users_asking_at_once_are_all_answered_once(slack: Harness) 
 
 def test_case2_acks_are_never_starved_by_answers_waiting_out_429s(slack: Harness) -> None:
     slack.bot.delivery_seconds = 7.0
-    slack.fake.stall_until["chat.postMessage"] = time.monotonic() + 3.0
+    slack.fake.stall_until["chat.postMessage#CBUSY"] = time.monotonic() + 3.0
     for n in range(5):
-        slack.event(mention("Who leads TBD Lab?", f"2000.{n}", channel=f"C{n}"), f"EvStall{n}")
+        slack.event(mention("Who leads TBD Lab?", f"2000.{n}", channel="CBUSY"), f"EvStall{n}")
     slack.fake.wait_for("chat.postMessage:429", count=5)
     status, body, seconds = slack.command("/ask", "Who is Yann LeCun?")
     assert status == 200 and seconds < 1.0
     reply = slack.fake.wait_for("response_url", timeout=2)[0]
     assert "godfathers of AI" in all_text(reply)
-    assert len(slack.fake.calls_to("chat.postMessage")) == 0  # the stall is still on
-    posts = slack.fake.wait_for("chat.postMessage", count=5, timeout=10)
+    asked = time.monotonic()
+    slack.event(mention("Who is Nat Friedman?", "2100.1", channel="COTHER"), "EvOther")
+    other = slack.fake.wait_for("chat.postMessage", lambda c: c.data["channel"] == "COTHER")
+    assert "Friedman" in all_text(other[0]) and time.monotonic() - asked < 1.5
+    assert not [c for c in slack.fake.calls_to("chat.postMessage") if c.data["channel"] == "CBUSY"]
+    posts = slack.fake.wait_for(
+        "chat.postMessage", lambda c: c.data["channel"] == "CBUSY", count=5, timeout=10
+    )
     assert sorted(p.data["thread_ts"] for p in posts) == [f"2000.{n}" for n in range(5)]
+    assert not any("Sorry" in p.data["text"] for p in posts)  # answered once the stall ended
 
 
 def test_case3_metadata_urls_that_would_ping_are_plain_text(slack: Harness) -> None:

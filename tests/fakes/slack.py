@@ -32,7 +32,8 @@ class FakeSlack:
         self.rate_limit_next: dict[str, int] = {}  # method -> how many 429s to answer
         self.fail: set[str] = set()  # methods that answer ok=false
         self.retry_after = 1  # seconds a 429 asks the client to wait
-        self.stall_until: dict[str, float] = {}  # method -> answer 429 until this monotonic time
+        # "method" or "method#channel" -> answer 429 until this monotonic time
+        self.stall_until: dict[str, float] = {}
         self.drop_next: dict[str, int] = {}  # method -> how many connections to drop unanswered
         self.hang: set[str] = set()  # methods that never answer (until the fake stops)
         self._envelopes: asyncio.Queue[dict[str, Any]] | None = None
@@ -108,7 +109,10 @@ class FakeSlack:
         method = request.match_info["method"]
         data = await self._read(request)
         with self._lock:
-            stalled = time.monotonic() < self.stall_until.get(method, 0.0)
+            per_channel = f"{method}#{data.get('channel', '')}"  # Slack limits posts per channel
+            stalled = time.monotonic() < max(
+                self.stall_until.get(method, 0.0), self.stall_until.get(per_channel, 0.0)
+            )
             if self.rate_limit_next.get(method) or stalled:
                 if not stalled:
                     self.rate_limit_next[method] -= 1
