@@ -15,6 +15,7 @@ import logging
 import multiprocessing
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
 from bot.answer import Answer, Answerer, AnswerPolicy, SourceResult
@@ -89,22 +90,33 @@ class AnswerPool:
     def __init__(self, core: Core, workers: int) -> None:
         self.core = core
         self.workers = workers
-        self.executor: Executor
-        if workers > 0:
-            self.executor = ProcessPoolExecutor(
-                max_workers=workers,
+        self.executor: Executor = self._executor()
+
+    def _executor(self) -> Executor:
+        if self.workers > 0:
+            return ProcessPoolExecutor(
+                max_workers=self.workers,
                 mp_context=multiprocessing.get_context("spawn"),  # never fork a running loop
                 initializer=_start_worker,
-                initargs=(core.settings,),
+                initargs=(self.core.settings,),
             )
-        else:
-            self.executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="answer")
+        return ThreadPoolExecutor(max_workers=4, thread_name_prefix="answer")
 
     async def _run(self, in_process: Callable[..., T], here: Callable[[], T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
-        if self.workers > 0:
+        if self.workers <= 0:
+            return await loop.run_in_executor(self.executor, here)
+        executor = self.executor
+        try:
+            return await loop.run_in_executor(executor, in_process, *args)
+        except BrokenProcessPool:
+            # A worker died (killed, out of memory): start a fresh pool and ask once more,
+            # so one lost process costs one slow answer, not every answer after it.
+            if self.executor is executor:  # the first to notice replaces it
+                log.error("an answer worker died; starting new ones")
+                self.executor = self._executor()
+                executor.shutdown(wait=False, cancel_futures=True)
             return await loop.run_in_executor(self.executor, in_process, *args)
-        return await loop.run_in_executor(self.executor, here)
 
     async def warm_up(self) -> None:
         """Start every worker and load its index now, not on the first question."""
