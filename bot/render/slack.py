@@ -18,6 +18,8 @@ SECTION_LIMIT = 3000
 MAX_BLOCKS = 50
 PASSAGE_CHARS = 1200
 FALLBACK_CHARS = 3000
+HIGHLIGHT_CHARS = 1000  # so the bold around it always closes inside a section
+LINK_CHARS = 1500
 
 Block = dict[str, Any]
 
@@ -30,7 +32,7 @@ def escape(text: str) -> str:
 def _link(url: str, label: str) -> str:
     """``<url|label>`` for an http(s) URL; anything else is the label as plain text."""
     target = safe_url(url)
-    if target is None:
+    if target is None or len(target) > LINK_CHARS:  # a link cut by a length limit breaks
         return escape(label)
     safe_label = escape(label).replace("|", "\u2758")  # "|" would end the label early
     return f"<{escape(target)}|{safe_label}>"
@@ -49,7 +51,10 @@ def _quote(text: str) -> str:
 
 
 def citation_blocks(citation: Citation) -> list[Block]:
-    title = _link(citation.link, citation.title)
+    fragment = safe_url(citation.link)  # the page scrolled to the sentence, if not too long
+    title = _link(
+        citation.link if fragment and len(fragment) <= LINK_CHARS else citation.url, citation.title
+    )
     details = [x for x in (citation.source, citation.date) if x]
     head = f"*[{citation.rank}]* {title}"
     if details:
@@ -128,7 +133,7 @@ def render_answer(
     if asked_by:
         blocks.append(_context(f"<@{asked_by}> asked: {escape(shorten(answer.question, 500))}"))
     if answer.highlight and not answer.offset:
-        blocks.append(_section(f":mag: *{escape(answer.highlight)}*"))
+        blocks.append(_section(f":mag: *{escape(shorten(answer.highlight, HIGHLIGHT_CHARS))}*"))
     for citation in answer.citations:
         blocks.extend(citation_blocks(citation))
     blocks.append(_context(_sources_line(answer.citations)))
