@@ -11,8 +11,10 @@ Platform-neutral: no chat library is imported here.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import multiprocessing
+import os
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -53,8 +55,13 @@ class FollowerStore(IndexStore):
 _core: Core | None = None  # the worker process's own
 
 
+WORKER_NICENESS = 10  # below the event loop's process: under load the CPU goes to acks first
+
+
 def _start_worker(settings: Settings) -> None:
     global _core
+    with contextlib.suppress(OSError, AttributeError):  # AttributeError: no os.nice here
+        os.nice(WORKER_NICENESS)
     store = FollowerStore(
         settings.corpus, settings.resolved_index_dir, check_interval=settings.check_interval
     )
