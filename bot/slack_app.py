@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 PLATFORM = "slack"
 DM_CONTEXT_SECONDS = 15 * 60
+REACT_AFTER = 1.0  # seconds before a question still being answered gets :eyes:
 RATE_NOTE = "You're asking faster than I can keep up ({n} a minute). Please wait a moment."
 USAGE = {
     "/ask": "Usage: `/ask QUESTION`, e.g. `/ask Who leads TBD Lab?`",
@@ -65,8 +66,10 @@ class SlackBot(SlackCalls):
         clock: Callable[[], float] = time.time,
         answers: AnswerPool | None = None,
         delivery_seconds: float = DELIVERY_SECONDS,
+        react_after: float = REACT_AFTER,
     ) -> None:
         self.core = core
+        self.react_after = react_after
         self.delivery_seconds = delivery_seconds
         self.apology_seconds = min(APOLOGY_SECONDS, delivery_seconds)
         self.state = state
@@ -198,17 +201,22 @@ class SlackBot(SlackCalls):
     async def answer_message(
         self, channel: str, thread: str | None, user: str, text: str, *, react_to: str
     ) -> None:
-        """Answer in the thread (or DM), with :eyes: while working; never raises."""
+        """Answer in the thread (or DM); never raises.  An answer not ready within
+        ``react_after`` seconds gets :eyes: on the question while it is worked on (a quick
+        one does not: two Web API calls per question are most of the bot's work)."""
         if not self.limiter.allow(user):
             await self._ephemeral(
                 channel, user, RATE_NOTE.format(n=self.limiter.per_minute), thread
             )
             return
-        reacted = await self._call(
-            "reactions_add", quiet=True, channel=channel, timestamp=react_to, name="eyes"
-        )
+        work = asyncio.ensure_future(self._answer_blocks(channel, thread, user, text))
+        reacted = None
+        if not (await asyncio.wait({work}, timeout=self.react_after))[0]:
+            reacted = await self._call(  # a slow answer: show it is being worked on
+                "reactions_add", quiet=True, channel=channel, timestamp=react_to, name="eyes"
+            )
         try:
-            blocks = await self._answer_blocks(channel, thread, user, text)
+            blocks = await work
             posted = await self._post(channel, thread, blocks)
         except Exception:
             log.exception("answering a message in %s failed", channel)

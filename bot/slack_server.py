@@ -108,20 +108,20 @@ class SlackService:
         """Load the index here and in every answer worker; then /healthz says ready.
         This process keeps looking for corpus changes (the workers follow its builds)."""
         loop = asyncio.get_running_loop()
-        try:
-            await loop.run_in_executor(None, self.core.store.current)
-            await self.answers.warm_up()
-        except Exception as exc:  # IndexUnavailable, a worker that cannot start
-            log.error("the index could not be loaded: %s", exc)
-            return
-        self.ready = True
         interval = max(self.core.settings.check_interval, 1.0)
+        last_error = ""
         while True:
-            await asyncio.sleep(interval)
             try:
                 await loop.run_in_executor(None, self.core.store.current)
-            except Exception:
-                log.exception("looking for corpus changes failed")
+                if not self.ready:
+                    await self.answers.warm_up()
+                    self.ready = True
+                last_error = ""
+            except Exception as exc:  # IndexUnavailable, a worker that cannot start
+                if str(exc) != last_error:  # once, not every few seconds
+                    log.error("the index is not available: %s", exc)
+                last_error = str(exc)
+            await asyncio.sleep(interval)
 
     def run_digests(self, interval: float = 30.0) -> None:
         assert self.bot is not None

@@ -44,6 +44,7 @@ def slack(
 
 
 def test_mention_is_answered_in_a_thread_with_cited_blocks(slack: Harness) -> None:
+    slack.bot.react_after = 0.0  # as if answering were slow: :eyes: while it works
     status, _, seconds = slack.event(
         {
             "type": "app_mention",
@@ -65,6 +66,21 @@ def test_mention_is_answered_in_a_thread_with_cited_blocks(slack: Harness) -> No
     assert added and added[0].data["name"] == "eyes"
     slack.fake.wait_for("reactions.remove")
     assert post.headers["Authorization"] == "Bearer xoxb-test-token"
+
+
+def test_a_quick_answer_gets_no_eyes_reaction(slack: Harness) -> None:
+    slack.event(
+        {
+            "type": "app_mention",
+            "user": "U1",
+            "text": f"<@{BOT_USER}> Who leads TBD Lab?",
+            "ts": "100.2",
+            "channel": "C1",
+        },
+        event_id="EvQuick",
+    )
+    slack.fake.wait_for("chat.postMessage")
+    assert not slack.fake.calls_to("reactions.add")  # answered well within a second
 
 
 def test_a_retried_event_is_answered_once(slack: Harness) -> None:

@@ -117,6 +117,7 @@ def test_case3_metadata_urls_that_would_ping_are_plain_text(slack: Harness) -> N
 
 
 def test_case4_a_dropped_connection_on_a_reaction_still_answers(slack: Harness) -> None:
+    slack.bot.react_after = 0.0  # always react, as for a slow answer
     slack.fake.drop_next["reactions.add"] = 3  # more than any retry would absorb
     slack.fake.drop_next["reactions.remove"] = 1
     slack.event(mention("Who is Nat Friedman?", "4000.1"), "EvDrop1")
@@ -131,11 +132,12 @@ def test_case4_a_dropped_or_hung_post_gets_an_apology_and_the_bot_keeps_serving(
     slack.fake.drop_next["chat.postMessage"] = 1
     slack.event(mention("Who is Nat Friedman?", "4100.1"), "EvDrop2")
     assert "Sorry" in slack.fake.wait_for("chat.postMessage")[0].data["text"]
+    slack.bot.react_after = 0.0
     slack.fake.hang.add("chat.postMessage")  # Slack takes the request and never answers
     started = time.monotonic()
     slack.event(mention("Who leads TBD Lab?", "4100.2"), "EvHang")
     slack.fake.wait_for("chat.postMessage:hung", count=2, timeout=10)  # answer, then apology
-    slack.fake.wait_for("reactions.remove", count=2, timeout=10)  # and the answer is over
+    slack.fake.wait_for("reactions.remove", timeout=10)  # and the answer is over
     assert time.monotonic() - started < 6  # bounded: 1.5 s for the answer, 1.5 s to apologise
     slack.fake.hang.clear()
     slack.event(mention("Who leads TBD Lab?", "4100.3"), "EvAfter")
