@@ -34,13 +34,15 @@ def safe_url(url: str) -> str | None:
     host.  Metadata comes from front matter, metadata.toml and HTML pages unchecked:
     ``!channel`` or ``@U123`` must never become a link (on Slack, a ping)."""
     url = url.strip()
-    if not url or any(ord(c) < 32 or c.isspace() for c in url):
+    if not url or any(ord(c) < 32 or ord(c) == 127 for c in url):
         return None
     try:
         parts = urllib.parse.urlsplit(url)
     except ValueError:
         return None
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    if any(c.isspace() for c in parts.netloc):
         return None
     return urllib.parse.quote(url, safe=_URL_SAFE)
 
