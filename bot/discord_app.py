@@ -145,7 +145,7 @@ class CitebotClient(GuardedSends, discord.Client):
             )
 
     async def _typing(self, channel: discord.abc.Messageable) -> None:
-        """ "typing..." while answering; best effort, a failure only costs the indicator."""
+        """Shows "typing..." while answering; best effort: a failure costs only that."""
         with contextlib.suppress(Exception):
             async with channel.typing():
                 await asyncio.Event().wait()
