@@ -15,6 +15,7 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import signal
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -62,6 +63,10 @@ def _start_worker(settings: Settings) -> None:
     global _core
     with contextlib.suppress(OSError, AttributeError):  # AttributeError: no os.nice here
         os.nice(WORKER_NICENESS)
+    # Ctrl-C in a terminal (or systemd's SIGTERM to the whole group) reaches the workers
+    # too: the serving process alone decides when they stop, after the answers in flight.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
     store = FollowerStore(
         settings.corpus, settings.resolved_index_dir, check_interval=settings.check_interval
     )

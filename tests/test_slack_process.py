@@ -47,6 +47,7 @@ def _start(
         stdout=subprocess.DEVNULL,
         stderr=log.open("w"),
         text=True,
+        start_new_session=True,  # its own process group, as under a service manager
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -82,7 +83,7 @@ def test_the_process_serves_reports_health_and_drains_on_sigterm(
         fake.stall_until["chat.postMessage"] = time.monotonic() + 1.5
         client.event(mention("Who leads TBD Lab?", "10.2"), "EvProc2")
         fake.wait_for("chat.postMessage:429")
-        process.send_signal(signal.SIGTERM)
+        os.killpg(process.pid, signal.SIGTERM)  # as systemd does: the workers get it too
         assert process.wait(20) == 0
         posts = fake.wait_for("chat.postMessage", count=2)
         assert posts[1].data["thread_ts"] == "10.2" and "Alexandr Wang" in all_text(posts[1])
