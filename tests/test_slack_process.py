@@ -65,7 +65,7 @@ def test_the_process_serves_reports_health_and_drains_on_sigterm(
 ) -> None:
     process, port, log = _start(fake, tmp_path)
     try:
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30  # two worker processes start and load the index first
         while True:
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
@@ -111,10 +111,10 @@ def test_answer_workers_follow_the_index_the_bot_rebuilds(
         (corpus / "zebra.md").write_text(
             "---\ntitle: Zebra escape\n---\nZebras escaped from the city zoo on Friday.\n"
         )
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 30
         for n in range(1000):
             client.event(mention("Where did the zebras escape from?", f"20.{n}"), f"EvZ{n}")
-            post = fake.wait_for("chat.postMessage", count=n + 1)[n]
+            post = fake.wait_for("chat.postMessage", count=n + 1, timeout=30)[n]
             if "Zebras escaped" in all_text(post):
                 break
             assert time.monotonic() < deadline, "the new article was never cited"
