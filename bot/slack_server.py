@@ -199,10 +199,16 @@ class SlackService:
 
     # -- Socket Mode --------------------------------------------------------------------
 
-    async def connect_socket_mode(self, app_token: str) -> AsyncSocketModeHandler:
-        """Socket Mode through the same Web API URL and retries as the bot's client."""
+    async def connect_socket_mode(
+        self, app_token: str, *, check_token: bool = False
+    ) -> AsyncSocketModeHandler:
+        """Socket Mode through the same Web API URL and retries as the bot's client.  With
+        ``check_token`` a refused app token raises first (the handler itself would retry
+        for ever, logging a traceback every ten seconds)."""
         assert self.bot is not None and self.session is not None
         opener = web_client(app_token, self.api_url, self.session)
+        if check_token:
+            await opener.apps_connections_open(app_token=app_token)
         handler = AsyncSocketModeHandler(self.bot.app, app_token, web_client=opener)
         await handler.connect_async()
         self.socket_mode = handler
@@ -270,7 +276,16 @@ async def serve(
             bound = await service.serve_http(host, port)
             log.info("serving Slack events on http://%s:%d%s", host, bound, EVENTS_PATH)
         else:
-            await service.connect_socket_mode(other)
+            try:
+                await service.connect_socket_mode(other, check_token=True)
+            except SlackApiError as exc:
+                raise MissingSecret(
+                    f"SLACK_APP_TOKEN was refused by Slack ({exc.response.get('error')})"
+                ) from None
+            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+                raise ConnectionError(
+                    f"cannot open Slack's Socket Mode connection: {exc or type(exc).__name__}"
+                ) from None
             log.info("connected to Slack in Socket Mode")
         service.run_digests()
         await stop.wait()

@@ -134,3 +134,18 @@ def test_the_manifest_gives_every_command_a_request_url_in_http_mode() -> None:
     for name, body in commands:
         assert re.search(r"# url: https://\S+/slack/events", body), f"{name} has no url"
     assert len(re.findall(r"# request_url: https://\S+/slack/events", manifest)) == 2
+
+
+def test_a_refused_app_token_in_socket_mode_is_one_line(
+    fake: FakeSlack, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.cli import main
+
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-socket-token")
+    monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-refused-token")
+    monkeypatch.setenv("CITEBOT_SLACK_API_URL", fake.api_url)
+    monkeypatch.setenv("CITEBOT_ANSWER_WORKERS", "0")
+    fake.fail.add("apps.connections.open")
+    assert main(["slack"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "citebot: SLACK_APP_TOKEN was refused by Slack (fatal_error)"
