@@ -72,6 +72,7 @@ class SlackService:
         self._background: list[asyncio.Task[Any]] = []
         self._verifier = SignatureVerifier(signing_secret) if signing_secret else None
         self._dispatching: set[asyncio.Task[Any]] = set()
+        self._gate = AckFirst()
 
     async def start(self, *, check_token: bool = False) -> SlackBot:
         """Open the Web API session and build the bot; with ``check_token`` a refused
@@ -154,6 +155,7 @@ class SlackService:
         """One request from Slack into bolt; a body bolt cannot read is a 400, not a 500."""
         if self.draining or self.bot is None:
             return web.Response(status=503, text="stopping")
+        self._gate.arrived()
         try:
             body = await request.text()
             parsed = parse_body(body, request.content_type)
@@ -188,6 +190,7 @@ class SlackService:
 
     async def _dispatch(self, body: str, query: str, headers: Headers) -> None:
         assert self.bot is not None
+        await self._gate.wait()  # a burst of requests is acked before any is answered
         try:
             bolt_request = AsyncBoltRequest(body=body, query=query, headers=headers)
             response = await self.bot.app.async_dispatch(bolt_request)
@@ -238,6 +241,44 @@ class SlackService:
         if self.session is not None:
             await self.session.close()
         self.answers.shutdown()
+
+
+class AckFirst:
+    """Holds the answering of acked events while requests are still arriving (until
+    QUIET seconds pass without one, at most HOLD seconds), so that in a burst every ack
+    goes out before the loop spends time on any answer.  One timer, not one per event."""
+
+    QUIET = 0.005
+    HOLD = 0.1
+
+    def __init__(self) -> None:
+        self._open = asyncio.Event()
+        self._open.set()
+        self._last = 0.0
+        self._closed_at = 0.0
+        self._timer: asyncio.TimerHandle | None = None
+
+    def arrived(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._last = loop.time()
+        if self._open.is_set():
+            self._open.clear()
+            self._closed_at = self._last
+        if self._timer is None:
+            self._timer = loop.call_later(self.QUIET, self._check)
+
+    def _check(self) -> None:
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        quiet_at = self._last + self.QUIET
+        if now >= quiet_at or now - self._closed_at >= self.HOLD:
+            self._timer = None
+            self._open.set()
+            return
+        self._timer = loop.call_at(min(quiet_at, self._closed_at + self.HOLD), self._check)
+
+    async def wait(self) -> None:
+        await self._open.wait()
 
 
 def slack_tokens(http: bool) -> tuple[str, str]:
