@@ -176,3 +176,24 @@ def test_healthz_answers_once_the_index_is_loaded(slack: Harness) -> None:
         time.sleep(0.02)
     with urllib.request.urlopen(f"http://127.0.0.1:{slack.port}/healthz", timeout=5) as r:
         assert r.status == 200 and r.read() == b"ok"
+
+
+async def test_the_ack_first_gate_opens_after_a_quiet_moment_or_a_hold_at_most() -> None:
+    """Answers wait while a burst is being acked, but sustained traffic never starves them."""
+    import asyncio
+
+    from bot.slack_server import AckFirst
+
+    gate = AckFirst()
+    await asyncio.wait_for(gate.wait(), 1)  # open with no traffic
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    gate.arrived()
+    assert not gate._open.is_set()  # answers held while requests come in
+    waiter = asyncio.ensure_future(gate.wait())
+    while not waiter.done():  # requests every 2 ms, for ever
+        gate.arrived()
+        await asyncio.sleep(0.002)
+        assert loop.time() - started < 1.0, "answers starved by a steady stream of requests"
+    gate.arrived()
+    await asyncio.wait_for(gate.wait(), 1)  # and opens once requests stop
