@@ -407,12 +407,19 @@ def _bot_state(core: Core, args: argparse.Namespace, platform: str) -> State:
 
 
 def cmd_slack(core: Core, args: argparse.Namespace) -> int:
-    from bot import slack_app
+    from bot import slack_server
 
-    slack_app.slack_tokens(args.http)  # a missing token is reported before anything starts
+    slack_server.slack_tokens(args.http)  # a missing token is reported before anything starts
     _serve_logging(core.settings, "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET")
     state = _bot_state(core, args, "slack")
-    slack_app.run(core, state, http=args.http, host=args.host, port=args.port)
+    slack_server.run(
+        core,
+        state,
+        http=args.http,
+        host=args.host,
+        port=args.port,
+        api_url=core.settings.slack_api_url,
+    )
     return 0
 
 

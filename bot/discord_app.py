@@ -1,26 +1,38 @@
 """The Discord adapter: discord.py events and application commands in, embeds out.
 
-The only module that imports discord.  It translates messages, slash commands and
-button clicks into calls of the core, and sends what ``bot.render.discord`` renders,
-always with mentions disabled.  Answering runs in a worker thread so the gateway's
-heartbeat is never held up by a search.
+With ``bot.discord_ui`` the only modules that import discord.  It translates messages,
+slash commands and button clicks into calls of the core, and sends what
+``bot.render.discord`` renders, always with mentions disabled.  Answering runs in a
+worker thread so the gateway's heartbeat is never held up by a search; every send has a
+deadline (``GuardedSends``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-import re
 import time
 from collections.abc import Callable
 from typing import Any
 
+import aiohttp
 import discord
 from discord import app_commands
 
 from bot.answer import Answer
 from bot.core import Core
 from bot.digest import DigestDesk
+from bot.discord_ui import (
+    APOLOGY_SECONDS,
+    NO_MENTIONS,
+    SEND_SECONDS,
+    AnswerButton,
+    GuardedSends,
+    answer_view,
+    invite_url,
+    to_embeds,
+)
 from bot.render import discord as render
 from bot.settings import MissingSecret, SettingsError, secret
 from bot.state import AnswerRecord, RateLimiter, State
@@ -31,74 +43,9 @@ PLATFORM = "discord"
 DM_CONTEXT_SECONDS = 15 * 60
 APOLOGY = "Sorry, something went wrong while answering. It has been logged; please try again."
 RATE_NOTE = "You're asking faster than I can keep up ({n} a minute). Please wait a moment."
-NO_MENTIONS = discord.AllowedMentions.none()
-PERMISSIONS = discord.Permissions(
-    view_channel=True,
-    send_messages=True,
-    send_messages_in_threads=True,
-    embed_links=True,
-    read_message_history=True,
-)
 
 
-def _embeds(embeds: list[dict[str, Any]]) -> list[discord.Embed]:
-    return [discord.Embed.from_dict(e) for e in embeds]
-
-
-def invite_url(application_id: int) -> str:
-    return discord.utils.oauth_url(
-        application_id, permissions=PERMISSIONS, scopes=("bot", "applications.commands")
-    )
-
-
-class AnswerButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=r"citebot:(?P<action>helpful|unhelpful|more):(?P<answer>\d+)",
-):
-    """Buttons under an answer; the custom id carries the answer, so they outlive restarts."""
-
-    LABELS = {"helpful": "Helpful", "unhelpful": "Not helpful", "more": "More passages"}
-    STYLES = {
-        "helpful": discord.ButtonStyle.success,
-        "unhelpful": discord.ButtonStyle.secondary,
-        "more": discord.ButtonStyle.primary,
-    }
-
-    def __init__(self, action: str, answer_id: int) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label=self.LABELS[action],
-                style=self.STYLES[action],
-                custom_id=f"citebot:{action}:{answer_id}",
-            )
-        )
-        self.action = action
-        self.answer_id = answer_id
-
-    @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction[Any],
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> AnswerButton:
-        return cls(match["action"], int(match["answer"]))
-
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        client = interaction.client
-        if isinstance(client, CitebotClient):
-            await client.on_button(interaction, self.action, self.answer_id)
-
-
-def answer_view(answer_id: int) -> discord.ui.View:
-    view = discord.ui.View(timeout=None)
-    for action in ("helpful", "unhelpful", "more"):
-        view.add_item(AnswerButton(action, answer_id))
-    return view
-
-
-class CitebotClient(discord.Client):
+class CitebotClient(GuardedSends, discord.Client):
     def __init__(
         self,
         core: Core,
@@ -109,6 +56,7 @@ class CitebotClient(discord.Client):
         digest: DigestDesk | None = None,
         digest_interval: float = 30.0,
         clock: Callable[[], float] = time.time,
+        send_seconds: float = SEND_SECONDS,
         **options: Any,
     ) -> None:
         intents = discord.Intents.default()
@@ -121,6 +69,8 @@ class CitebotClient(discord.Client):
         self.digest = digest
         self.digest_interval = digest_interval
         self.clock = clock
+        self.send_seconds = send_seconds
+        self.apology_seconds = min(APOLOGY_SECONDS, send_seconds)
         self.limiter = RateLimiter(core.settings.rate_limit)
         self.tree = app_commands.CommandTree(self)
         self._register_commands()
@@ -151,31 +101,54 @@ class CitebotClient(discord.Client):
         previous = self._trigger(message)
         if previous is None:
             return
+        if not self.state.first_time(PLATFORM, f"message:{message.id}"):
+            log.info("dropping a replayed message %s", message.id)  # after a RESUME
+            return
         user = str(message.author.id)
         if not self.limiter.allow(user):
-            await message.reply(
-                RATE_NOTE.format(n=self.limiter.per_minute), mention_author=False, delete_after=20
+            await self._deliver(
+                "the rate note",
+                message.reply(
+                    RATE_NOTE.format(n=self.limiter.per_minute),
+                    mention_author=False,
+                    delete_after=20,
+                ),
             )
             return
+        typing = asyncio.ensure_future(self._typing(message.channel))
         try:
-            async with message.channel.typing():
-                answer = await asyncio.to_thread(self.core.follow_up, message.content, previous)
-                answer_id = self._record(answer, str(message.channel.id), "", user)
-                content, embeds = render.render_answer(answer)
-                sent = await message.reply(
+            answer = await asyncio.to_thread(self.core.follow_up, message.content, previous)
+            answer_id = self._record(answer, str(message.channel.id), "", user)
+            content, embeds = render.render_answer(answer)
+            sent = await self._deliver(
+                "an answer",
+                message.reply(
                     content=content or None,
-                    embeds=_embeds(embeds),
+                    embeds=to_embeds(embeds),
                     view=answer_view(answer_id) if answer.answered else discord.utils.MISSING,
                     mention_author=False,
                     allowed_mentions=NO_MENTIONS,
-                )
+                ),
+            )
+            if sent is not None:
                 self.state.set_thread(answer_id, str(sent.id))
         except Exception:
             log.exception("answering a message in %s failed", message.channel.id)
-            try:
-                await message.reply(APOLOGY, mention_author=False)
-            except discord.HTTPException:
-                log.exception("could not even post the apology")
+            sent = None
+        finally:
+            typing.cancel()
+        if sent is None:
+            await self._deliver(
+                "an apology",
+                message.reply(APOLOGY, mention_author=False, allowed_mentions=NO_MENTIONS),
+                self.apology_seconds,
+            )
+
+    async def _typing(self, channel: discord.abc.Messageable) -> None:
+        """Shows "typing..." while answering; best effort: a failure costs only that."""
+        with contextlib.suppress(Exception):
+            async with channel.typing():
+                await asyncio.Event().wait()
 
     def _trigger(self, message: discord.Message) -> str | None:
         """The earlier question to read this message with ("" for none), or None to stay
@@ -186,8 +159,8 @@ class CitebotClient(discord.Client):
             record = self.state.thread_question(PLATFORM, channel, str(reference.message_id))
             if record is not None:
                 return record.question
-        if message.guild is None:
-            record = self.state.thread_question(PLATFORM, channel, "")
+        if message.guild is None:  # a DM: the conversation's latest question, if recent
+            record = self.state.channel_question(PLATFORM, channel)
             recent = record is not None and self.clock() - record.created_at < DM_CONTEXT_SECONDS
             return record.question if recent and record else ""
         if self.user is not None and self.user in message.mentions:
@@ -260,28 +233,45 @@ class CitebotClient(discord.Client):
 
     async def command_ask(self, interaction: discord.Interaction[Any], question: str) -> None:
         if not self.limiter.allow(str(interaction.user.id)):
-            await interaction.response.send_message(
-                RATE_NOTE.format(n=self.limiter.per_minute), ephemeral=True
+            await self._try(
+                "the rate note",
+                interaction.response.send_message(
+                    RATE_NOTE.format(n=self.limiter.per_minute), ephemeral=True
+                ),
             )
             return
-        await interaction.response.defer(thinking=True)
+        if not await self._try("a deferral", interaction.response.defer(thinking=True)):
+            return
+        sent = None
         try:
             answer = await asyncio.to_thread(self.core.ask, question)
             answer_id = self._record(
                 answer, str(interaction.channel_id), "", str(interaction.user.id)
             )
             content, embeds = render.render_answer(answer)
-            sent = await interaction.followup.send(
-                content=content or discord.utils.MISSING,
-                embeds=_embeds(embeds),
-                view=answer_view(answer_id) if answer.answered else discord.utils.MISSING,
-                allowed_mentions=NO_MENTIONS,
-                wait=True,
+            sent = await self._deliver(
+                "an answer",
+                interaction.followup.send(
+                    content=content or discord.utils.MISSING,
+                    embeds=to_embeds(embeds),
+                    view=answer_view(answer_id) if answer.answered else discord.utils.MISSING,
+                    allowed_mentions=NO_MENTIONS,
+                    wait=True,
+                ),
             )
-            self.state.set_thread(answer_id, str(sent.id))
+            if sent is not None:
+                self.state.set_thread(answer_id, str(sent.id))
         except Exception:
             log.exception("/ask failed")
-            await interaction.followup.send(APOLOGY, ephemeral=True)
+        if sent is None:
+            await self._apologise(interaction)
+
+    async def _apologise(self, interaction: discord.Interaction[Any]) -> None:
+        await self._try(
+            "an apology",
+            interaction.followup.send(APOLOGY, ephemeral=True),
+            self.apology_seconds,
+        )
 
     async def _private(
         self,
@@ -289,38 +279,50 @@ class CitebotClient(discord.Client):
         build: Callable[[], tuple[str, list[dict[str, Any]]]],
     ) -> None:
         """Defer privately, build the reply in a worker thread, send it only to the asker."""
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        if not await self._try(
+            "a deferral", interaction.response.defer(ephemeral=True, thinking=True)
+        ):
+            return
+        sent = False
         try:
             content, embeds = await asyncio.to_thread(build)
-            await interaction.followup.send(
-                content=content or discord.utils.MISSING,
-                embeds=_embeds(embeds),
-                ephemeral=True,
-                allowed_mentions=NO_MENTIONS,
+            sent = await self._try(
+                "a private reply",
+                interaction.followup.send(
+                    content=content or discord.utils.MISSING,
+                    embeds=to_embeds(embeds),
+                    ephemeral=True,
+                    allowed_mentions=NO_MENTIONS,
+                ),
             )
         except Exception:
             log.exception("a command failed")
-            await interaction.followup.send(APOLOGY, ephemeral=True)
+        if not sent:
+            await self._apologise(interaction)
+
+    async def _note(self, interaction: discord.Interaction[Any], text: str) -> None:
+        await self._try(
+            "a note",
+            interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS),
+        )
 
     async def command_digest(self, interaction: discord.Interaction[Any], settings: str) -> None:
         channel = str(interaction.channel_id)
         desk = self.digest
         if desk is None:
-            await interaction.response.send_message(
-                "The digest is not set up on this bot.", ephemeral=True
-            )
+            await self._note(interaction, "The digest is not set up on this bot.")
             return
         if not settings.strip():
             await self._private(interaction, lambda: render.render_digest(desk.preview(channel)))
             return
         permissions = getattr(interaction.user, "guild_permissions", None)
         if interaction.guild is not None and not (permissions and permissions.manage_guild):
-            await interaction.response.send_message(
-                "Only members who can manage this server can change its digest.", ephemeral=True
+            await self._note(
+                interaction, "Only members who can manage this server can change its digest."
             )
             return
         note = desk.command(channel, settings, str(interaction.user.id))
-        await interaction.response.send_message(note, ephemeral=True, allowed_mentions=NO_MENTIONS)
+        await self._note(interaction, note)
 
     async def post_due_digests(self) -> int:
         """Post every digest that is due; failures are retried later, never raised."""
@@ -335,10 +337,22 @@ class CitebotClient(discord.Client):
                 )
                 if not isinstance(channel, discord.abc.Messageable):
                     raise TypeError(f"channel {sub.channel} cannot take messages")
-                await channel.send(
-                    content=content or None, embeds=_embeds(embeds), allowed_mentions=NO_MENTIONS
+                await asyncio.wait_for(
+                    channel.send(
+                        content=content or None,
+                        embeds=to_embeds(embeds),
+                        allowed_mentions=NO_MENTIONS,
+                    ),
+                    self.send_seconds,
                 )
-            except (discord.DiscordException, ValueError, TypeError) as exc:
+            except (
+                discord.DiscordException,
+                aiohttp.ClientError,
+                OSError,
+                TimeoutError,
+                ValueError,
+                TypeError,
+            ) as exc:
                 self.digest.failed(sub, slot, exc)
                 continue
             self.digest.posted(sub, slot, digest)
@@ -361,32 +375,36 @@ class CitebotClient(discord.Client):
     ) -> None:
         record: AnswerRecord | None = self.state.answer(answer_id)
         if record is None:
-            await interaction.response.send_message(
-                "That answer is no longer available.", ephemeral=True
-            )
+            await self._note(interaction, "That answer is no longer available.")
             return
         if action in ("helpful", "unhelpful"):
             helpful = action == "helpful"
             self.state.record_feedback(record.id, str(interaction.user.id), helpful)
             note = "Thanks, glad it helped." if helpful else "Thanks, noted for review."
-            await interaction.response.send_message(note, ephemeral=True)
+            await self._note(interaction, note)
             return
-        await interaction.response.defer(thinking=True)
+        if not await self._try("a deferral", interaction.response.defer(thinking=True)):
+            return
+        sent = False
         try:
             answer = await asyncio.to_thread(
                 self.core.ask, record.question, context=record.context, offset=record.shown
             )
             self.state.set_shown(record.id, record.shown + len(answer.citations))
             content, embeds = render.render_answer(answer)
-            await interaction.followup.send(
-                content=content or discord.utils.MISSING,
-                embeds=_embeds(embeds),
-                view=answer_view(record.id) if answer.answered else discord.utils.MISSING,
-                allowed_mentions=NO_MENTIONS,
+            sent = await self._try(
+                "more passages",
+                interaction.followup.send(
+                    content=content or discord.utils.MISSING,
+                    embeds=to_embeds(embeds),
+                    view=answer_view(record.id) if answer.answered else discord.utils.MISSING,
+                    allowed_mentions=NO_MENTIONS,
+                ),
             )
         except Exception:
             log.exception("more passages failed")
-            await interaction.followup.send(APOLOGY, ephemeral=True)
+        if not sent:
+            await self._apologise(interaction)
 
 
 def guild_ids_from_env(value: str) -> list[int]:
@@ -399,7 +417,8 @@ def guild_ids_from_env(value: str) -> list[int]:
 
 
 def run(core: Core, state: State, *, guild_ids: list[int]) -> None:
-    """Run until interrupted; reconnecting is discord.py's job."""
+    """Run until interrupted; reconnecting is discord.py's job.  Failures to start are one
+    line each (a refused token, a refused intent, Discord out of reach)."""
     token = secret("DISCORD_TOKEN")
     digest = DigestDesk(core, state, PLATFORM)
     client = CitebotClient(core, state, guild_ids=guild_ids, digest=digest)
@@ -412,3 +431,7 @@ def run(core: Core, state: State, *, guild_ids: list[int]) -> None:
             "Discord refused the Message Content intent: enable it under Bot -> Privileged "
             "Gateway Intents in the developer portal"
         ) from None
+    except (aiohttp.ClientError, OSError, discord.GatewayNotFound) as exc:
+        raise ConnectionError(f"cannot reach Discord: {exc or type(exc).__name__}") from None
+    except discord.HTTPException as exc:
+        raise ConnectionError(f"Discord refused to start the bot: HTTP {exc.status}") from None

@@ -47,6 +47,8 @@ class Settings:
     admins: list[str] = field(default_factory=list)  # user ids allowed /add and /feeds
     allow_private_urls: bool = False  # let /add and feeds fetch loopback, private... addresses
     feed_interval_minutes: int = 30  # how often the running bot polls each feed
+    slack_api_url: str = "https://slack.com/api/"  # GovSlack, a corporate proxy, a test fake
+    answer_workers: int = 2  # the Slack bot answers in this many processes (0: in threads)
 
     @property
     def resolved_index_dir(self) -> Path:
@@ -66,6 +68,7 @@ _LIMITS: dict[str, tuple[float, float]] = {
     "rate_limit": (0, 10000),
     "digest_lookback_hours": (1, 24 * 31),
     "feed_interval_minutes": (1, 7 * 24 * 60),
+    "answer_workers": (0, 64),
 }
 
 
@@ -105,6 +108,8 @@ def _coerce(name: str, raw: Any, kind: str, origin: str) -> Any:
                 "CRITICAL",
             ):
                 raise ValueError("expected DEBUG, INFO, WARNING or ERROR")
+            if name == "slack_api_url":
+                return _api_url(value)
             return value.upper() if name == "log_level" else value
         else:  # pragma: no cover - a new field type needs a branch here
             raise ValueError(f"unsupported setting type {kind}")
@@ -116,6 +121,16 @@ def _coerce(name: str, raw: Any, kind: str, origin: str) -> Any:
         if not low <= value <= high:
             raise SettingsError(f"{where}: expected {low:g} to {high:g}, got {raw!r}")
     return value
+
+
+def _api_url(value: str) -> str:
+    """An http(s) base URL ending in "/" (the Web API client appends method names)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("expected an http(s) URL such as https://slack.com/api/")
+    return value.strip().rstrip("/") + "/"
 
 
 def config_path(explicit: Path | None, env: Mapping[str, str]) -> Path | None:

@@ -1,43 +1,45 @@
 """The Slack adapter: slack-bolt events and commands in, the core's answers out as Block Kit.
 
-The only module that imports slack_bolt / slack_sdk.  It translates Slack's events into
-calls of the core (``Core``, ``State``) and posts what ``bot.render.slack`` renders.
-Every event and command is acknowledged at once; the answer follows the ack.
+With ``bot.slack_server`` the only modules that import slack_bolt / slack_sdk.  It runs on
+bolt's asyncio stack: every listener acks on the event loop at once, the CPU-bound
+answering runs in a bounded pool beside the loop, and every Web API call is awaited with
+a deadline, so a 429 back-off or a dead connection never holds up an ack or another
+answer.  Every platform call handles every failure: the asker gets the answer or a short
+apology, the failure is logged once, and the bot keeps serving.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
-import threading
 import time
-from collections.abc import Callable
-from socketserver import ThreadingMixIn
-from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
-from slack_bolt import App, BoltResponse
-from slack_bolt.adapter.socket_mode import SocketModeHandler
-from slack_bolt.adapter.wsgi import SlackRequestHandler
-from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.builtin_handlers import (
-    ConnectionErrorRetryHandler,
-    RateLimitErrorRetryHandler,
-)
+from slack_bolt import BoltResponse
+from slack_bolt.app.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.answer import Answer
+from bot.answer_pool import AnswerPool
 from bot.core import Core
 from bot.digest import DigestDesk
 from bot.render import slack as render
-from bot.settings import MissingSecret, secret
+from bot.slack_calls import (
+    APOLOGY,
+    APOLOGY_SECONDS,
+    DELIVERY_SECONDS,
+    Blocks,
+    DropTokenNotice,
+    SlackCalls,
+)
 from bot.state import RateLimiter, State
 
 log = logging.getLogger(__name__)
 
 PLATFORM = "slack"
 DM_CONTEXT_SECONDS = 15 * 60
-APOLOGY = "Sorry, something went wrong while answering. It has been logged; please try again."
+REACT_AFTER = 1.0  # seconds before a question still being answered gets :eyes:
 RATE_NOTE = "You're asking faster than I can keep up ({n} a minute). Please wait a moment."
 USAGE = {
     "/ask": "Usage: `/ask QUESTION`, e.g. `/ask Who leads TBD Lab?`",
@@ -45,49 +47,54 @@ USAGE = {
     "/source": "Usage: `/source ARTICLE[#PARAGRAPH]`, e.g. `/source 003_995cb40eb3369109#16`",
 }
 
-
-def web_client(token: str, base_url: str | None = None) -> WebClient:
-    """A WebClient that waits out HTTP 429 (``Retry-After``) and retries dropped connections."""
-    client = WebClient(token=token, base_url=base_url or WebClient.BASE_URL)
-    client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=3))
-    client.retry_handlers.append(ConnectionErrorRetryHandler(max_retry_count=2))
-    return client
+T = TypeVar("T")
 
 
-class SlackBot:
-    """A Bolt ``App`` wired to the core; ``app`` can be served over HTTP or Socket Mode."""
+class SlackBot(SlackCalls):
+    """An ``AsyncApp`` wired to the core; ``bot.slack_server`` serves it over HTTP or
+    Socket Mode.  ``answers`` answers questions off the loop (worker processes or threads);
+    SQLite and rendering are quick enough for the loop; digests run in its executor."""
 
     def __init__(
         self,
         core: Core,
         state: State,
-        client: WebClient,
+        client: AsyncWebClient,
         *,
         signing_secret: str = "",
         digest: DigestDesk | None = None,
         clock: Callable[[], float] = time.time,
+        answers: AnswerPool | None = None,
+        delivery_seconds: float = DELIVERY_SECONDS,
+        react_after: float = REACT_AFTER,
     ) -> None:
         self.core = core
+        self.react_after = react_after
+        self.delivery_seconds = delivery_seconds
+        self.apology_seconds = min(APOLOGY_SECONDS, delivery_seconds)
         self.state = state
         self.client = client
         self.clock = clock
+        self.answers = answers or AnswerPool(core, workers=0)
         self.limiter = RateLimiter(core.settings.rate_limit)
         self.digest = digest
-        self.app = App(
+        self.bot_user_id = ""
+        self.in_flight: set[asyncio.Task[Any]] = set()
+        bolt_log = logging.getLogger("slack_bolt")
+        if not any(isinstance(f, DropTokenNotice) for f in bolt_log.filters):
+            bolt_log.addFilter(DropTokenNotice())
+        self.app = AsyncApp(
             client=client,
             signing_secret=signing_secret,
             request_verification_enabled=bool(signing_secret),
-            logger=logging.getLogger("slack_bolt"),
+            logger=bolt_log,
         )
-        self.bot_user_id = self._bot_user_id()
         self._register()
 
-    def _bot_user_id(self) -> str:
-        try:
-            return str(self.client.auth_test().get("user_id") or "")
-        except SlackApiError as exc:
-            log.warning("auth.test failed: %s", exc.response.get("error"))
-            return ""
+    async def prepare(self) -> None:
+        """Learn the bot's own user id (to ignore itself); a failure is logged, not fatal."""
+        data = await self._call("auth_test")
+        self.bot_user_id = str((data or {}).get("user_id") or "")
 
     # -- wiring ----------------------------------------------------------------------
 
@@ -103,43 +110,70 @@ class SlackBot:
         app.action("feedback_unhelpful")(self._on_feedback)
         app.action("more_passages")(self._on_more)
 
-    def _drop_retried_events(self, body: dict[str, Any], next: Callable[[], None]) -> Any:
+    async def _drop_retried_events(
+        self, body: dict[str, Any], next: Callable[[], Awaitable[None]]
+    ) -> Any:
         """Slack re-sends an event it thinks we missed; answer each event id once."""
         event_id = body.get("event_id") if body.get("type") == "event_callback" else None
         if event_id and not self.state.first_time(PLATFORM, str(event_id)):
             log.info("dropping repeated delivery of %s", event_id)
             return BoltResponse(status=200, body="")
-        next()
+        await next()
         return None
+
+    async def _tracked(self, work: Awaitable[None]) -> None:
+        """Run a listener's work after its ack, counted as in flight for a clean shutdown."""
+        task = asyncio.current_task()
+        if task is not None:
+            self.in_flight.add(task)
+        try:
+            await work
+        finally:
+            if task is not None:
+                self.in_flight.discard(task)
+
+    async def _compute(self, fn: Callable[..., T], *args: Any) -> T:
+        """Slower work that needs this process's core (digests) in the loop's executor."""
+        return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
 
     # -- events ----------------------------------------------------------------------
 
-    def _on_mention(self, event: dict[str, Any], ack: Callable[..., None]) -> None:
-        ack()
+    async def _on_mention(self, event: dict[str, Any], ack: Callable[..., Awaitable[None]]) -> None:
+        await ack()
         if self._from_a_bot(event):
             return
         thread = event.get("thread_ts") or event["ts"]
-        self.answer_message(
-            event["channel"], thread, event.get("user", ""), event["text"], react_to=event["ts"]
+        await self._tracked(
+            self.answer_message(
+                event["channel"],
+                thread,
+                event.get("user", ""),
+                event.get("text") or "",
+                react_to=event["ts"],
+            )
         )
 
-    def _on_message(self, event: dict[str, Any], ack: Callable[..., None]) -> None:
-        ack()
+    async def _on_message(self, event: dict[str, Any], ack: Callable[..., Awaitable[None]]) -> None:
+        await ack()
         if self._from_a_bot(event) or event.get("subtype"):
             return  # edits, joins, bots (itself included): never answered
         text = event.get("text") or ""
         channel = event["channel"]
         user = event.get("user", "")
+        thread: str | None
         if event.get("channel_type") == "im":
-            self.answer_message(channel, None, user, text, react_to=event["ts"])
-            return
-        if self.bot_user_id and f"<@{self.bot_user_id}" in text:
+            thread = None
+        elif self.bot_user_id and f"<@{self.bot_user_id}" in text:
             return  # a mention: app_mention answers it
-        thread = event.get("thread_ts")
-        if thread and self.state.is_bot_thread(PLATFORM, channel, thread):
-            self.answer_message(channel, thread, user, text, react_to=event["ts"])
+        elif event.get("thread_ts") and self.state.is_bot_thread(
+            PLATFORM, channel, event["thread_ts"]
+        ):
+            thread = event["thread_ts"]
         elif channel in self.core.settings.answer_channels and text.rstrip().endswith("?"):
-            self.answer_message(channel, event["ts"], user, text, react_to=event["ts"])
+            thread = event["ts"]
+        else:
+            return
+        await self._tracked(self.answer_message(channel, thread, user, text, react_to=event["ts"]))
 
     def _from_a_bot(self, event: dict[str, Any]) -> bool:
         return bool(
@@ -148,141 +182,132 @@ class SlackBot:
             or (self.bot_user_id and event.get("user") == self.bot_user_id)
         )
 
-    def _previous_question(self, channel: str, thread: str | None) -> str:
+    async def _answer_blocks(
+        self, channel: str, thread: str | None, user: str, text: str
+    ) -> Blocks:
+        """The thread's earlier question, the answer (off the loop), its record, its blocks."""
         record = self.state.thread_question(PLATFORM, channel, thread or "")
-        if record is None:
-            return ""
-        if thread is None and self.clock() - record.created_at > DM_CONTEXT_SECONDS:
-            return ""
-        return record.question
+        previous = ""
+        if record is not None and (
+            thread is not None or self.clock() - record.created_at <= DM_CONTEXT_SECONDS
+        ):
+            previous = record.question
+        answer = await self.answers.follow_up(text, previous)
+        answer_id = self.state.record(
+            answer, platform=PLATFORM, channel=channel, thread=thread or "", user=user
+        )
+        return render.render_answer(answer, answer_id=answer_id if answer.answered else None)
 
-    def answer_message(
+    async def answer_message(
         self, channel: str, thread: str | None, user: str, text: str, *, react_to: str
     ) -> None:
-        """Answer in the thread (or DM), with a reaction while working; never raises."""
+        """Answer in the thread (or DM); never raises.  An answer not ready within
+        ``react_after`` seconds gets :eyes: on the question while it is worked on (a quick
+        one does not: two Web API calls per question are most of the bot's work)."""
         if not self.limiter.allow(user):
-            self._ephemeral(channel, user, RATE_NOTE.format(n=self.limiter.per_minute), thread)
+            await self._ephemeral(
+                channel, user, RATE_NOTE.format(n=self.limiter.per_minute), thread
+            )
             return
-        reacted = self._react("reactions_add", channel, react_to)
+        work = asyncio.ensure_future(self._answer_blocks(channel, thread, user, text))
+        reacted = None
+        if not (await asyncio.wait({work}, timeout=self.react_after))[0]:
+            reacted = await self._call(  # a slow answer: show it is being worked on
+                "reactions_add", quiet=True, channel=channel, timestamp=react_to, name="eyes"
+            )
         try:
-            previous = self._previous_question(channel, thread)
-            answer = self.core.follow_up(text, previous)
-            answer_id = self._record(answer, channel, thread or "", user)
-            fallback, blocks = render.render_answer(
-                answer, answer_id=answer_id if answer.answered else None
-            )
-            self.client.chat_postMessage(
-                channel=channel,
-                thread_ts=thread,
-                text=fallback,
-                blocks=blocks,
-                unfurl_links=False,
-                unfurl_media=False,
-            )
+            blocks = await work
+            posted = await self._post(channel, thread, blocks)
         except Exception:
             log.exception("answering a message in %s failed", channel)
-            self._apologise(channel, thread)
-        finally:
-            if reacted:
-                self._react("reactions_remove", channel, react_to)
-
-    def _record(self, answer: Answer, channel: str, thread: str, user: str) -> int:
-        return self.state.record(
-            answer, platform=PLATFORM, channel=channel, thread=thread, user=user
-        )
-
-    def _react(self, method: str, channel: str, ts: str) -> bool:
-        try:
-            getattr(self.client, method)(channel=channel, timestamp=ts, name="eyes")
-            return True
-        except SlackApiError as exc:  # missing scope, already reacted: not worth failing on
-            log.debug("%s failed: %s", method, exc.response.get("error"))
-            return False
-
-    def _ephemeral(self, channel: str, user: str, text: str, thread: str | None = None) -> None:
-        fallback, blocks = render.plain(text)
-        try:
-            self.client.chat_postEphemeral(
-                channel=channel, user=user, text=fallback, blocks=blocks, thread_ts=thread
+            posted = False
+        if not posted:
+            await self._apologise(channel, thread)
+        if reacted is not None:
+            await self._call(
+                "reactions_remove", quiet=True, channel=channel, timestamp=react_to, name="eyes"
             )
-        except SlackApiError as exc:
-            log.warning("could not post an ephemeral note: %s", exc.response.get("error"))
-
-    def _apologise(self, channel: str, thread: str | None) -> None:
-        try:
-            self.client.chat_postMessage(channel=channel, thread_ts=thread, text=APOLOGY)
-        except Exception:
-            log.exception("could not even post the apology in %s", channel)
 
     # -- slash commands ---------------------------------------------------------------
 
-    def _on_command(
-        self, command: dict[str, Any], ack: Callable[..., None], respond: Callable[..., None]
+    async def _on_command(
+        self,
+        command: dict[str, Any],
+        ack: Callable[..., Awaitable[None]],
+        respond: Callable[..., Awaitable[Any]],
     ) -> None:
-        name = command["command"]
+        name = command.get("command", "")
         text = (command.get("text") or "").strip()
-        user = command.get("user_id", "")
-        if name != "/digest" and not text:
-            ack(text=USAGE[name])
+        if name in USAGE and not text:
+            await ack(text=USAGE[name])
             return
-        ack()
+        await ack()
+        await self._tracked(self._command(name, text, command, respond))
+
+    async def _command(
+        self, name: str, text: str, command: dict[str, Any], respond: Callable[..., Any]
+    ) -> None:
         try:
-            if name == "/ask":
-                if not self.limiter.allow(user):
-                    respond(
-                        text=RATE_NOTE.format(n=self.limiter.per_minute), response_type="ephemeral"
-                    )
-                    return
-                answer = self.core.ask(text)
-                answer_id = self._record(answer, command.get("channel_id", ""), "", user)
-                fallback, blocks = render.render_answer(
-                    answer, answer_id=answer_id if answer.answered else None, share=True
-                )
-            elif name == "/search":
-                fallback, blocks = render.render_search(self.core.answerer.search(text))
-            elif name == "/source":
-                fallback, blocks = render.render_source(self.core.answerer.source(text), text)
-            else:
-                fallback, blocks = self._digest(text, command)
-            respond(text=fallback, blocks=blocks, response_type="ephemeral")
+            blocks = await self._command_blocks(name, text, command)
         except Exception:
             log.exception("%s failed", name)
-            respond(text=APOLOGY, response_type="ephemeral")
+            blocks = render.plain(APOLOGY)
+        await self._reply(respond, blocks)
 
-    def _digest(self, text: str, command: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
+    async def _command_blocks(self, name: str, text: str, command: dict[str, Any]) -> Blocks:
+        user = command.get("user_id", "")
         channel = command.get("channel_id", "")
-        if self.digest is None:
+        if name == "/ask":
+            if not self.limiter.allow(user):
+                return render.plain(RATE_NOTE.format(n=self.limiter.per_minute))
+            answer = await self.answers.ask(text)
+            answer_id = self.state.record(answer, platform=PLATFORM, channel=channel, user=user)
+            return render.render_answer(
+                answer, answer_id=answer_id if answer.answered else None, share=True
+            )
+        if name == "/search":
+            return render.render_search(await self.answers.search(text))
+        if name == "/source":
+            return render.render_source(await self.answers.source(text), text)
+        desk = self.digest
+        if desk is None:
             return render.plain("The digest is not set up on this bot.")
         if text:
-            return render.plain(self.digest.command(channel, text, command.get("user_id", "")))
-        return render.render_digest(self.digest.preview(channel))
+            return render.plain(await self._compute(desk.command, channel, text, user))
+        return render.render_digest(await self._compute(desk.preview, channel))
 
-    def post_due_digests(self) -> int:
+    # -- digests -----------------------------------------------------------------------
+
+    async def post_due_digests(self) -> int:
         """Post every digest that is due; failures are retried later, never raised."""
         if self.digest is None:
             return 0
+        desk = self.digest
         posted = 0
-        for sub, slot, digest in self.digest.pending():
+        for sub, slot, digest in await self._compute(desk.pending):
             fallback, blocks = render.render_digest(digest)
-            try:
-                self.client.chat_postMessage(
-                    channel=sub.channel, text=fallback, blocks=blocks, unfurl_links=False
-                )
-            except Exception as exc:  # SlackApiError, connection trouble
-                self.digest.failed(sub, slot, exc)
+            sent = await self._call(
+                "chat_postMessage",
+                channel=sub.channel,
+                text=fallback,
+                blocks=blocks,
+                unfurl_links=False,
+            )
+            if sent is None:
+                desk.failed(sub, slot, RuntimeError("chat.postMessage failed"))
                 continue
-            self.digest.posted(sub, slot, digest)
+            desk.posted(sub, slot, digest)
             posted += 1
         return posted
 
-    def digest_loop(self, interval: float = 30.0) -> None:
-        """Check for due digests every ``interval`` seconds, for ever (a daemon thread)."""
+    async def digest_loop(self, interval: float = 30.0) -> None:
+        """Check for due digests every ``interval`` seconds until cancelled."""
         while True:
             try:
-                self.post_due_digests()
+                await self.post_due_digests()
             except Exception:
                 log.exception("the digest check failed")
-            time.sleep(interval)
+            await asyncio.sleep(interval)
 
     # -- buttons -----------------------------------------------------------------------
 
@@ -293,134 +318,82 @@ class SlackBot:
             return None
         return self.state.answer(answer_id)
 
-    def _on_share(
-        self, ack: Callable[..., None], body: dict[str, Any], respond: Callable[..., None]
+    async def _on_share(
+        self, ack: Callable[..., Awaitable[None]], body: dict[str, Any], respond: Callable[..., Any]
     ) -> None:
-        ack()
-        record = self._record_from(body)
-        if record is None:
-            respond(
-                text="That answer is no longer available.",
-                response_type="ephemeral",
-                replace_original=False,
-            )
-            return
-        answer = self.core.ask(record.question)
-        channel = body.get("channel", {}).get("id") or record.channel
-        answer_id = self._record(answer, channel, "", record.user_id)
-        fallback, blocks = render.render_answer(
-            answer, answer_id=answer_id, asked_by=record.user_id
-        )
-        try:
-            self.client.chat_postMessage(
-                channel=channel, text=fallback, blocks=blocks, unfurl_links=False
-            )
-            respond(delete_original=True)
-        except Exception:
-            log.exception("sharing an answer in %s failed", channel)
-            respond(text=APOLOGY, response_type="ephemeral", replace_original=False)
+        await ack()
+        await self._tracked(self._share(body, respond))
 
-    def _on_feedback(
-        self, ack: Callable[..., None], body: dict[str, Any], respond: Callable[..., None]
-    ) -> None:
-        ack()
-        record = self._record_from(body)
-        if record is None:
-            return
-        helpful = body["actions"][0]["action_id"] == "feedback_helpful"
-        self.state.record_feedback(record.id, body.get("user", {}).get("id", ""), helpful)
-        note = "Thanks, glad it helped." if helpful else "Thanks, noted for review."
-        respond(text=note, response_type="ephemeral", replace_original=False)
+    async def _share(self, body: dict[str, Any], respond: Callable[..., Any]) -> None:
+        async def build() -> tuple[str, Blocks] | None:
+            record = self._record_from(body)
+            if record is None:
+                return None
+            answer = await self.answers.ask(record.question)
+            channel = (body.get("channel") or {}).get("id") or record.channel
+            answer_id = self.state.record(
+                answer, platform=PLATFORM, channel=channel, user=record.user_id
+            )
+            return channel, render.render_answer(
+                answer, answer_id=answer_id, asked_by=record.user_id
+            )
 
-    def _on_more(
-        self, ack: Callable[..., None], body: dict[str, Any], respond: Callable[..., None]
-    ) -> None:
-        ack()
-        record = self._record_from(body)
-        if record is None:
+        built = await build()
+        if built is None:
+            await self._reply(respond, render.plain("That answer is no longer available."))
             return
-        answer = self.core.ask(record.question, context=record.context, offset=record.shown)
-        self.state.set_shown(record.id, record.shown + len(answer.citations))
-        fallback, blocks = render.render_answer(answer, answer_id=record.id)
+        channel, blocks = built
+        if await self._post(channel, None, blocks):
+            await self._respond(respond, delete_original=True)
+        else:
+            await self._reply(respond, render.plain(APOLOGY))
+
+    async def _on_feedback(
+        self, ack: Callable[..., Awaitable[None]], body: dict[str, Any], respond: Callable[..., Any]
+    ) -> None:
+        await ack()
+
+        def vote() -> str | None:
+            record = self._record_from(body)
+            if record is None:
+                return None
+            helpful = body["actions"][0]["action_id"] == "feedback_helpful"
+            self.state.record_feedback(record.id, (body.get("user") or {}).get("id", ""), helpful)
+            return "Thanks, glad it helped." if helpful else "Thanks, noted for review."
+
+        note = vote()
+        if note is not None:
+            await self._respond(
+                respond, text=note, response_type="ephemeral", replace_original=False
+            )
+
+    async def _on_more(
+        self, ack: Callable[..., Awaitable[None]], body: dict[str, Any], respond: Callable[..., Any]
+    ) -> None:
+        await ack()
+        await self._tracked(self._more(body, respond))
+
+    async def _more(self, body: dict[str, Any], respond: Callable[..., Any]) -> None:
+        async def build() -> tuple[Any, Blocks] | None:
+            record = self._record_from(body)
+            if record is None:
+                return None
+            answer = await self.answers.ask(
+                record.question, context=record.context, offset=record.shown
+            )
+            self.state.set_shown(record.id, record.shown + len(answer.citations))
+            return record, render.render_answer(answer, answer_id=record.id)
+
+        built = await build()
+        if built is None:
+            return
+        record, blocks = built
         message = body.get("message") or {}
         container = body.get("container") or {}
-        channel = body.get("channel", {}).get("id") or record.channel
         if container.get("is_ephemeral") or not message:
-            respond(text=fallback, blocks=blocks, response_type="ephemeral", replace_original=False)
+            await self._reply(respond, blocks)
             return
+        channel = (body.get("channel") or {}).get("id") or record.channel
         thread = message.get("thread_ts") or message.get("ts")
-        try:
-            self.client.chat_postMessage(
-                channel=channel, thread_ts=thread, text=fallback, blocks=blocks, unfurl_links=False
-            )
-        except Exception:
-            log.exception("posting more passages in %s failed", channel)
-            self._apologise(channel, thread)
-
-
-class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib name)
-        log.debug("http: " + format, *args)
-
-
-def serve_http(bot: SlackBot, host: str, port: int) -> WSGIServer:
-    """A threaded WSGI server for Slack's HTTP events at ``/slack/events``."""
-    server = make_server(
-        host,
-        port,
-        SlackRequestHandler(bot.app),
-        server_class=_ThreadingWSGIServer,
-        handler_class=_QuietHandler,
-    )
-    return server
-
-
-def socket_mode_handler(bot: SlackBot, app_token: str) -> SocketModeHandler:
-    """Socket Mode through the same Web API base URL as the bot's client."""
-    opener = WebClient(base_url=bot.client.base_url)
-    opener.retry_handlers.extend(bot.client.retry_handlers)
-    return SocketModeHandler(bot.app, app_token, web_client=opener)
-
-
-def slack_tokens(http: bool) -> tuple[str, str]:
-    """(bot token, app token or signing secret); a missing one names its variable."""
-    bot_token = secret("SLACK_BOT_TOKEN")
-    other = secret("SLACK_SIGNING_SECRET" if http else "SLACK_APP_TOKEN")
-    return bot_token, other
-
-
-def run(
-    core: Core,
-    state: State,
-    *,
-    http: bool,
-    host: str = "0.0.0.0",
-    port: int = 3000,
-    base_url: str | None = None,
-) -> None:
-    """Run until interrupted: Socket Mode by default, HTTP events with ``http``; digests
-    are checked for in a background thread."""
-    bot_token, other = slack_tokens(http)
-    client = web_client(bot_token, base_url)
-    try:
-        client.auth_test()
-    except SlackApiError as exc:
-        raise MissingSecret(
-            f"SLACK_BOT_TOKEN was refused by Slack ({exc.response.get('error')})"
-        ) from None
-    except OSError as exc:
-        raise ConnectionError(f"cannot reach Slack's Web API: {exc}") from None
-    digest = DigestDesk(core, state, PLATFORM)
-    bot = SlackBot(core, state, client, signing_secret=other if http else "", digest=digest)
-    threading.Thread(target=bot.digest_loop, daemon=True, name="digest").start()
-    if http:
-        server = serve_http(bot, host, port)
-        log.info("serving Slack events on http://%s:%d/slack/events", host, port)
-        server.serve_forever()
-    else:
-        log.info("connecting to Slack in Socket Mode")
-        socket_mode_handler(bot, other).start()
+        if not await self._post(channel, thread, blocks):
+            await self._apologise(channel, thread)

@@ -58,6 +58,7 @@ async def _start(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     clock: Callable[[], float] = time.time,
+    send_seconds: float = 6.0,
     **env: str,
 ) -> Harness:
     for key, value in env.items():
@@ -78,6 +79,7 @@ async def _start(
         guild_ready_timeout=0.05,
         digest=DigestDesk(core, state, "discord", clock),
         digest_interval=0,
+        send_seconds=send_seconds,
     )
     asyncio.ensure_future(client.start("discord-secret-token"))
     await asyncio.wait_for(client.wait_until_ready(), 10)

@@ -81,3 +81,12 @@ def test_secret_values_never_reach_the_log(caplog: pytest.LogCaptureFixture) -> 
 def test_a_citebot_toml_in_the_working_folder_is_found(tmp_path: Path) -> None:
     (tmp_path / "citebot.toml").write_text("top_k = 4\n")  # the tests run in tmp_path
     assert load_settings(env={}).top_k == 4
+
+
+def test_slack_api_url_is_an_http_base_url(tmp_path: Path) -> None:
+    assert load_settings(env={}).slack_api_url == "https://slack.com/api/"
+    gov = load_settings(env={"CITEBOT_SLACK_API_URL": "https://slack-gov.com/api"})
+    assert gov.slack_api_url == "https://slack-gov.com/api/"  # the client appends methods
+    for bad in ("ftp://slack.com/api/", "slack.com/api", "!channel"):
+        with pytest.raises(SettingsError, match="CITEBOT_SLACK_API_URL: expected an http"):
+            load_settings(env={"CITEBOT_SLACK_API_URL": bad})

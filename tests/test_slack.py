@@ -2,31 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import shutil
-import threading
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from slack_sdk.models.blocks import Block
 
-from bot.core import build_core
-from bot.digest import DigestDesk
-from bot.settings import load_settings
-from bot.slack_app import SlackBot, serve_http, socket_mode_handler, web_client
-from bot.state import State
 from tests.conftest import SEED_CORPUS
-from tests.fakes.slack import BOT_USER, Call, FakeSlack
-
-SECRET = "test-signing-secret"
+from tests.fakes.slack import BOT_USER, FakeSlack
+from tests.slack_harness import Harness, all_text, assert_valid_blocks, make_harness
 
 
 @pytest.fixture
@@ -49,161 +34,17 @@ def corpus(tmp_path: Path) -> Path:
     return target
 
 
-class Harness:
-    def __init__(self, fake: FakeSlack, bot: SlackBot, state: State, port: int) -> None:
-        self.fake, self.bot, self.state, self.port = fake, bot, state, port
-
-    def post(
-        self,
-        body: bytes,
-        content_type: str,
-        *,
-        secret: str = SECRET,
-        headers: dict[str, str] | None = None,
-        timestamp: int | None = None,
-    ) -> tuple[int, str, float]:
-        ts = str(timestamp if timestamp is not None else int(time.time()))
-        signature = (
-            "v0="
-            + hmac.new(secret.encode(), f"v0:{ts}:".encode() + body, hashlib.sha256).hexdigest()
-        )
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{self.port}/slack/events",
-            data=body,
-            method="POST",
-            headers={
-                "Content-Type": content_type,
-                "X-Slack-Request-Timestamp": ts,
-                "X-Slack-Signature": signature,
-                **(headers or {}),
-            },
-        )
-        started = time.monotonic()
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:
-                return response.status, response.read().decode(), time.monotonic() - started
-        except urllib.error.HTTPError as error:
-            return error.code, error.read().decode(), time.monotonic() - started
-
-    def event(
-        self, event: dict[str, Any], event_id: str = "Ev1", **kw: Any
-    ) -> tuple[int, str, float]:
-        body = {
-            "token": "legacy",
-            "team_id": "T1",
-            "api_app_id": "A1",
-            "type": "event_callback",
-            "event_id": event_id,
-            "event_time": int(time.time()),
-            "event": event,
-            "authorizations": [{"team_id": "T1", "user_id": BOT_USER, "is_bot": True}],
-        }
-        return self.post(json.dumps(body).encode(), "application/json", **kw)
-
-    def command(self, name: str, text: str, key: str = "1") -> tuple[int, str, float]:
-        form = {
-            "command": name,
-            "text": text,
-            "user_id": "U1",
-            "user_name": "ann",
-            "channel_id": "C1",
-            "team_id": "T1",
-            "trigger_id": "trig",
-            "response_url": self.fake.response_url(key),
-            "api_app_id": "A1",
-        }
-        return self.post(urllib.parse.urlencode(form).encode(), "application/x-www-form-urlencoded")
-
-    def click(
-        self,
-        action_id: str,
-        value: str,
-        *,
-        ephemeral: bool = False,
-        message: dict[str, Any] | None = None,
-    ) -> tuple[int, str, float]:
-        payload = {
-            "type": "block_actions",
-            "user": {"id": "U2", "name": "bob"},
-            "team": {"id": "T1"},
-            "api_app_id": "A1",
-            "trigger_id": "trig",
-            "channel": {"id": "C1", "name": "general"},
-            "container": {"type": "message", "is_ephemeral": ephemeral, "channel_id": "C1"},
-            "response_url": self.fake.response_url("click"),
-            "actions": [
-                {
-                    "type": "button",
-                    "action_id": action_id,
-                    "block_id": "b",
-                    "value": value,
-                    "action_ts": "1",
-                }
-            ],
-        }
-        if message is not None:
-            payload["message"] = message
-        body = urllib.parse.urlencode({"payload": json.dumps(payload)}).encode()
-        return self.post(body, "application/x-www-form-urlencoded")
-
-
-def _make(
-    fake: FakeSlack,
-    corpus: Path,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    clock: Callable[[], float] = time.time,
-    **env: str,
-) -> Harness:
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    core = build_core(load_settings(overrides={"corpus": str(corpus)}))
-    state = State(tmp_path / "state.sqlite3", clock=clock)
-    bot = SlackBot(
-        core,
-        state,
-        web_client("xoxb-test-token", fake.api_url),
-        signing_secret=SECRET,
-        digest=DigestDesk(core, state, "slack", clock),
-    )
-    server = serve_http(bot, "127.0.0.1", 0)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    harness = Harness(fake, bot, state, server.server_port)
-    harness._server = server  # type: ignore[attr-defined]
-    return harness
-
-
 @pytest.fixture
 def slack(
     fake: FakeSlack, corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Harness]:
-    harness = _make(fake, corpus, tmp_path, monkeypatch)
+    harness = make_harness(fake, corpus, tmp_path, monkeypatch)
     yield harness
-    harness._server.shutdown()  # type: ignore[attr-defined]
-    harness._server.server_close()  # type: ignore[attr-defined]
-
-
-def _all_text(call: Call) -> str:
-    return json.dumps(call.data.get("blocks", [])) + call.data.get("text", "")
-
-
-def assert_valid_blocks(call: Call) -> list[Block]:
-    """Every payload parses as Block Kit and stays inside Slack's limits."""
-    raw = call.data.get("blocks") or []
-    assert len(raw) <= 50
-    blocks = Block.parse_all(raw)
-    assert len(blocks) == len(raw) and all(b is not None for b in blocks)
-    for block in raw:
-        text = (block.get("text") or {}).get("text", "")
-        assert len(text) <= 3000
-        for element in block.get("elements", []):
-            if element.get("type") == "mrkdwn":
-                assert len(element["text"]) <= 3000
-    assert len(call.data.get("text", "")) <= 40000
-    return blocks
+    harness.close()
 
 
 def test_mention_is_answered_in_a_thread_with_cited_blocks(slack: Harness) -> None:
+    slack.bot.react_after = 0.0  # as if answering were slow: :eyes: while it works
     status, _, seconds = slack.event(
         {
             "type": "app_mention",
@@ -218,13 +59,28 @@ def test_mention_is_answered_in_a_thread_with_cited_blocks(slack: Harness) -> No
     post = slack.fake.wait_for("chat.postMessage")[0]
     assert post.data["channel"] == "C1" and post.data["thread_ts"] == "100.1"
     assert_valid_blocks(post)
-    text = _all_text(post)
+    text = all_text(post)
     assert "Alexandr Wang" in text and "paragraph" in text
     assert "feedback_helpful" in text and "more_passages" in text
     added = slack.fake.calls_to("reactions.add")
     assert added and added[0].data["name"] == "eyes"
     slack.fake.wait_for("reactions.remove")
     assert post.headers["Authorization"] == "Bearer xoxb-test-token"
+
+
+def test_a_quick_answer_gets_no_eyes_reaction(slack: Harness) -> None:
+    slack.event(
+        {
+            "type": "app_mention",
+            "user": "U1",
+            "text": f"<@{BOT_USER}> Who leads TBD Lab?",
+            "ts": "100.2",
+            "channel": "C1",
+        },
+        event_id="EvQuick",
+    )
+    slack.fake.wait_for("chat.postMessage")
+    assert not slack.fake.calls_to("reactions.add")  # answered well within a second
 
 
 def test_a_retried_event_is_answered_once(slack: Harness) -> None:
@@ -282,7 +138,7 @@ def test_thread_follow_up_uses_the_earlier_question(slack: Harness) -> None:
     posts = slack.fake.wait_for("chat.postMessage", count=2)
     follow = posts[1]
     assert follow.data["thread_ts"] == "200.1"
-    assert "next spring" in _all_text(follow)
+    assert "next spring" in all_text(follow)
 
 
 def test_direct_message_is_answered_in_the_dm(slack: Harness) -> None:
@@ -299,7 +155,7 @@ def test_direct_message_is_answered_in_the_dm(slack: Harness) -> None:
     )
     post = slack.fake.wait_for("chat.postMessage")[0]
     assert post.data["channel"] == "D1" and not post.data.get("thread_ts")
-    assert "NYSE" in _all_text(post)
+    assert "NYSE" in all_text(post)
 
 
 def test_channels_stay_quiet_unless_asked(slack: Harness) -> None:
@@ -346,7 +202,7 @@ def test_channels_stay_quiet_unless_asked(slack: Harness) -> None:
 def test_opted_in_channel_answers_questions_without_a_mention(
     fake: FakeSlack, corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    harness = _make(fake, corpus, tmp_path, monkeypatch, CITEBOT_ANSWER_CHANNELS="C9")
+    harness = make_harness(fake, corpus, tmp_path, monkeypatch, CITEBOT_ANSWER_CHANNELS="C9")
     harness.event(
         {
             "type": "message",
@@ -370,10 +226,10 @@ def test_opted_in_channel_answers_questions_without_a_mention(
         event_id="EvChat",
     )
     post = fake.wait_for("chat.postMessage")[0]
-    assert post.data["thread_ts"] == "450.1" and "ChatGPT co-creator" in _all_text(post)
+    assert post.data["thread_ts"] == "450.1" and "ChatGPT co-creator" in all_text(post)
     time.sleep(0.3)
     assert len(fake.calls_to("chat.postMessage")) == 1
-    harness._server.shutdown()  # type: ignore[attr-defined]
+    harness.close()
 
 
 def test_corpus_text_cannot_ping_or_inject_links(slack: Harness) -> None:
@@ -389,7 +245,7 @@ def test_corpus_text_cannot_ping_or_inject_links(slack: Harness) -> None:
     )
     post = slack.fake.wait_for("chat.postMessage")[0]
     assert_valid_blocks(post)
-    text = _all_text(post)
+    text = all_text(post)
     assert "Zebras escaped" in text
     for dangerous in ("<!channel>", "<!here>", "<@U999>", "<https://evil.example"):
         assert dangerous not in text
@@ -402,7 +258,7 @@ def test_ask_command_acks_at_once_and_answers_privately_with_share(slack: Harnes
     reply = slack.fake.wait_for("response_url")[0]
     assert reply.data["response_type"] == "ephemeral"
     assert_valid_blocks(reply)
-    assert "godfathers of AI" in _all_text(reply) and "share_answer" in _all_text(reply)
+    assert "godfathers of AI" in all_text(reply) and "share_answer" in all_text(reply)
 
 
 def test_commands_with_no_arguments_get_a_usage_line(slack: Harness) -> None:
@@ -417,7 +273,7 @@ def test_search_source_and_digest_commands(slack: Harness) -> None:
     slack.command("/source", "nonexistent", key="none")
     slack.command("/digest", "", key="d")
     replies = {c.data.get("text", ""): c for c in slack.fake.wait_for("response_url", count=4)}
-    texts = " ".join(_all_text(c) for c in replies.values())
+    texts = " ".join(all_text(c) for c in replies.values())
     assert "distilling" in texts and "godfathers of AI" in texts
     assert "No article matches" in texts and "Digest: 2 new stories" in texts
     for call in replies.values():
@@ -438,12 +294,12 @@ def test_buttons_record_feedback_share_and_show_more(slack: Harness) -> None:
     assert votes[0]["question"] == "Meta open source strategy"
 
     slack.click("more_passages", value, ephemeral=True)
-    more = slack.fake.wait_for("response_url", lambda c: "[4]" in _all_text(c))[0]
+    more = slack.fake.wait_for("response_url", lambda c: "[4]" in all_text(c))[0]
     assert_valid_blocks(more)
 
     slack.click("share_answer", value, ephemeral=True)
     shared = slack.fake.wait_for("chat.postMessage")[0]
-    assert shared.data["channel"] == "C1" and "<@U1> asked" in _all_text(shared)
+    assert shared.data["channel"] == "C1" and "<@U1> asked" in all_text(shared)
     slack.fake.wait_for("response_url", lambda c: c.data.get("delete_original") is True)
 
 
@@ -460,14 +316,14 @@ def test_rate_limited_web_api_is_retried_after_retry_after(slack: Harness) -> No
         event_id="Ev429",
     )
     post = slack.fake.wait_for("chat.postMessage", timeout=15)[0]
-    assert "Friedman" in _all_text(post)
+    assert "Friedman" in all_text(post)
     assert slack.fake.calls_to("chat.postMessage:429")
 
 
 def test_per_user_rate_limit_gets_a_private_note(
     fake: FakeSlack, corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    harness = _make(fake, corpus, tmp_path, monkeypatch, CITEBOT_RATE_LIMIT="1")
+    harness = make_harness(fake, corpus, tmp_path, monkeypatch, CITEBOT_RATE_LIMIT="1")
     for n in range(2):
         harness.event(
             {
@@ -482,7 +338,7 @@ def test_per_user_rate_limit_gets_a_private_note(
     note = fake.wait_for("chat.postEphemeral")[0]
     assert note.data["user"] == "U1" and "faster" in note.data["text"]
     assert len(fake.wait_for("chat.postMessage")) == 1
-    harness._server.shutdown()  # type: ignore[attr-defined]
+    harness.close()
 
 
 def test_a_failure_while_answering_posts_an_apology(
@@ -508,8 +364,7 @@ def test_a_failure_while_answering_posts_an_apology(
 
 
 def test_socket_mode_delivers_an_envelope_and_acks(slack: Harness) -> None:
-    handler = socket_mode_handler(slack.bot, "xapp-test-token")
-    handler.connect()
+    handler = slack.run(slack.service.connect_socket_mode("xapp-test-token"))
     try:
         slack.fake.send_envelope(
             {
@@ -536,7 +391,7 @@ def test_socket_mode_delivers_an_envelope_and_acks(slack: Harness) -> None:
             }
         )
         post = slack.fake.wait_for("chat.postMessage")[0]
-        assert "ChatGPT co-creator" in _all_text(post)
+        assert "ChatGPT co-creator" in all_text(post)
         deadline = time.monotonic() + 5
         while not any(a.get("envelope_id") == "env-1" for a in slack.fake.acks):
             assert time.monotonic() < deadline, "no ack for the envelope"
@@ -544,7 +399,7 @@ def test_socket_mode_delivers_an_envelope_and_acks(slack: Harness) -> None:
         opened = slack.fake.calls_to("apps.connections.open")[0]
         assert opened.headers["Authorization"] == "Bearer xapp-test-token"
     finally:
-        handler.close()
+        slack.run(handler.close_async())
 
 
 def test_digest_subscription_posts_once_to_the_channel(
@@ -552,20 +407,20 @@ def test_digest_subscription_posts_once_to_the_channel(
 ) -> None:
     now = [1_795_422_000.0]  # 2026-11-23 08:20 UTC
 
-    harness = _make(fake, corpus, tmp_path, monkeypatch, clock=lambda: now[0])
+    harness = make_harness(fake, corpus, tmp_path, monkeypatch, clock=lambda: now[0])
     try:
         harness.command("/digest", "subscribe 09:00 Europe/London", key="sub")
         reply = fake.wait_for("response_url")[0]
         assert "every day at 09:00 (Europe/London)" in reply.data["text"]
-        assert harness.bot.post_due_digests() == 0  # not yet 09:00
+        assert harness.run(harness.bot.post_due_digests()) == 0  # not yet 09:00
         now[0] += 45 * 60
-        assert harness.bot.post_due_digests() == 1
+        assert harness.run(harness.bot.post_due_digests()) == 1
         post = fake.wait_for("chat.postMessage")[0]
         assert post.data["channel"] == "C1"
         assert_valid_blocks(post)
-        text = _all_text(post)
+        text = all_text(post)
         assert "Digest: 2 new stories" in text and "Zebras escaped" in text
         assert "<!channel>" not in text
-        assert harness.bot.post_due_digests() == 0  # once a day
+        assert harness.run(harness.bot.post_due_digests()) == 0  # once a day
     finally:
-        harness._server.shutdown()  # type: ignore[attr-defined]
+        harness.close()

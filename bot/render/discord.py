@@ -13,7 +13,7 @@ from typing import Any
 
 from bot.answer import Answer, Citation, SourceResult
 from bot.digest import Digest
-from bot.render.text import digest_title, no_answer_message, shorten
+from bot.render.text import digest_title, no_answer_message, safe_url, shorten
 
 CONTENT_LIMIT = 2000
 TITLE_LIMIT = 256
@@ -40,12 +40,10 @@ def escape(text: str) -> str:
     return re.sub(r"<([@#:!&]|a:|t:)", f"<{_ZWSP}\\1", text)
 
 
-def _escape_url(url: str) -> str:
-    return url.replace(" ", "%20").replace("(", "%28").replace(")", "%29").replace(">", "%3E")
-
-
 def _link(url: str, label: str) -> str:
-    return f"[{escape(label)}](<{_escape_url(url)}>)" if url else escape(label)
+    """``[label](<url>)`` for an http(s) URL; anything else is the label as plain text."""
+    target = safe_url(url)
+    return f"[{escape(label)}](<{target}>)" if target else escape(label)
 
 
 def embed_length(embed: Embed) -> int:
@@ -58,30 +56,54 @@ def embed_length(embed: Embed) -> int:
     return total
 
 
+LINK_CHARS = 600  # a longer link (a huge metadata URL) falls back to the page, then none
+LABEL_CHARS = 120  # titles and source names in a citation's heading
+ALSO_REPORTED = 3  # "also reported by" names at most this many others
+# Shrinking order when an answer does not fit: the highlight, then the passages, then
+# citations from the end (never the first).
+HIGHLIGHT_STEPS = (1500, 600, 250)
+PASSAGE_STEPS = (PASSAGE_CHARS, 400, 200, 100)
+
+
+def _link_fit(url: str, fragment_url: str, label: str) -> str:
+    """A citation link no longer than LINK_CHARS: with the text fragment, else the bare
+    page, else the label alone."""
+    label = shorten(label, LABEL_CHARS)
+    for candidate in (fragment_url, url):
+        link = _link(candidate, label)
+        if len(link) <= LINK_CHARS + len(escape(label)):
+            return link
+    return escape(label)
+
+
 def _citation_text(citation: Citation, passage_chars: int) -> str:
-    details = [escape(x) for x in (citation.source, citation.date) if x]
-    head = f"**[{citation.rank}]** {_link(citation.link, citation.title)}"
+    details = [escape(shorten(x, LABEL_CHARS)) for x in (citation.source, citation.date) if x]
+    link = _link_fit(citation.url, citation.link, citation.title)
+    head = f"**[{citation.rank}]** {link}"
     head += "".join(f" \u00b7 {d}" for d in details) + f" \u00b7 paragraph {citation.paragraph}"
     body = shorten(citation.text, passage_chars)
     if citation.heading:
-        body = f"{citation.heading}\n{body}"
+        body = f"{shorten(citation.heading, LABEL_CHARS)}\n{body}"
     quoted = "\n".join(f"> {line}" if line else ">" for line in escape(body).split("\n"))
     text = f"{head}\n{quoted}"
     if citation.also_reported_by:
+        shown = citation.also_reported_by[:ALSO_REPORTED]
         others = ", ".join(
-            _link(o.url, o.source or o.title) + f" (paragraph {o.paragraph})"
-            for o in citation.also_reported_by
+            _link_fit(o.url, o.url, o.source or o.title) + f" (paragraph {o.paragraph})"
+            for o in shown
         )
-        text += f"\n*Also reported by {others}*"
+        more = len(citation.also_reported_by) - len(shown)
+        text += f"\n*Also reported by {others}{f' and {more} more' if more else ''}*"
     return text
 
 
 def _footer(citations: tuple[Citation, ...]) -> str:
     names: list[str] = []
     for c in citations:
-        if (c.source or c.title) not in names:
-            names.append(c.source or c.title)
-    return shorten("Sources: " + "; ".join(names) + " \u00b7 /source ARTICLE#N", FOOTER_LIMIT)
+        name = shorten(c.source or c.title, LABEL_CHARS)
+        if name not in names:
+            names.append(name)
+    return shorten("Sources: " + "; ".join(names) + " \u00b7 /source ARTICLE#N", 500)
 
 
 def _description(parts: list[str]) -> str:
@@ -89,41 +111,60 @@ def _description(parts: list[str]) -> str:
     return shorten(description, DESCRIPTION_LIMIT)
 
 
+def _fits(embed: Embed) -> bool:
+    return (
+        len(embed.get("description", "")) <= DESCRIPTION_LIMIT
+        and embed_length(embed) <= MESSAGE_TOTAL_LIMIT
+    )
+
+
+def _attempts(count: int, highlight: bool) -> list[tuple[int, int, int]]:
+    """(highlight chars, passage chars, citations) to try, gentlest first."""
+    steps = HIGHLIGHT_STEPS if highlight else HIGHLIGHT_STEPS[-1:]
+    tries = [(h, PASSAGE_STEPS[0], count) for h in steps]
+    tries += [(steps[-1], p, count) for p in PASSAGE_STEPS[1:]]
+    tries += [(steps[-1], PASSAGE_STEPS[-1], n) for n in range(count - 1, 0, -1)]
+    return tries
+
+
+def _fitted(title: str, highlight: str, citations: tuple[Citation, ...], footer: bool) -> Embed:
+    """The fullest embed within every limit: shorten the highlight, then the passages,
+    then drop citations from the end; the first citation always stays."""
+    embed: Embed = {}
+    for highlight_chars, passage_chars, count in _attempts(len(citations), bool(highlight)):
+        kept = citations[:count]
+        parts = [f"**\u00bb {escape(shorten(highlight, highlight_chars))}**"] if highlight else []
+        parts += [_citation_text(c, passage_chars) for c in kept]
+        embed = {"title": title, "description": "\n\n".join(parts), "color": COLOUR}
+        if footer:
+            embed["footer"] = {"text": _footer(kept)}
+        if count < len(citations):
+            embed["description"] += f"\n\n*{len(citations) - count} more: More passages*"
+        if _fits(embed):
+            return embed
+    embed["description"] = shorten(embed["description"], DESCRIPTION_LIMIT)  # cannot happen
+    return embed
+
+
 def render_answer(answer: Answer, *, asked_by: str | None = None) -> tuple[str, list[Embed]]:
     """(content, embeds) for an answer; a refusal is plain content with no embed."""
     if not answer.answered:
         return shorten(escape(no_answer_message(answer, "/search")), CONTENT_LIMIT), []
-    passage_chars = PASSAGE_CHARS
-    while True:
-        parts = []
-        if answer.highlight and not answer.offset:
-            parts.append(f"**\u00bb {escape(answer.highlight)}**")
-        parts.extend(_citation_text(c, passage_chars) for c in answer.citations)
-        embed: Embed = {
-            "title": shorten(f"\u201c{escape(answer.question)}\u201d", TITLE_LIMIT),
-            "description": _description(parts),
-            "color": COLOUR,
-            "footer": {"text": _footer(answer.citations)},
-        }
-        if embed_length(embed) <= MESSAGE_TOTAL_LIMIT or passage_chars < 100:
-            break
-        passage_chars //= 2
-    content = f"Asked by {escape(asked_by)}" if asked_by else ""
+    title = shorten(f"\u201c{escape(answer.question)}\u201d", TITLE_LIMIT)
+    highlight = answer.highlight if not answer.offset else ""
+    embed = _fitted(title, highlight, answer.citations, footer=True)
+    content = shorten(f"Asked by {escape(asked_by)}", CONTENT_LIMIT) if asked_by else ""
     return content, [embed]
 
 
 def render_search(answer: Answer) -> tuple[str, list[Embed]]:
     if not answer.citations:
         if answer.status.value in ("answered", "no_answer"):
-            return escape(f"No passage mentions \u201c{answer.question}\u201d."), []
-        return escape(no_answer_message(answer, "other words")), []
-    parts = [_citation_text(c, PASSAGE_CHARS) for c in answer.citations]
-    embed: Embed = {
-        "title": shorten(f"Passages for \u201c{escape(answer.question)}\u201d", TITLE_LIMIT),
-        "description": _description(parts),
-        "color": COLOUR,
-    }
-    return "", [embed]
+            message = f"No passage mentions \u201c{answer.question}\u201d."
+            return shorten(escape(message), CONTENT_LIMIT), []
+        return shorten(escape(no_answer_message(answer, "other words")), CONTENT_LIMIT), []
+    title = shorten(f"Passages for \u201c{escape(answer.question)}\u201d", TITLE_LIMIT)
+    return "", [_fitted(title, "", answer.citations, footer=False)]
 
 
 def render_source(result: SourceResult | None, reference: str) -> tuple[str, list[Embed]]:
@@ -132,7 +173,7 @@ def render_source(result: SourceResult | None, reference: str) -> tuple[str, lis
     article = result.article
     details = " \u00b7 ".join(x for x in (article.source, article.date) if x)
     embed: Embed = {
-        "title": shorten(article.display_title, TITLE_LIMIT),
+        "title": shorten(escape(article.display_title), TITLE_LIMIT),
         "color": COLOUR,
         "footer": {
             "text": shorten(
@@ -140,8 +181,9 @@ def render_source(result: SourceResult | None, reference: str) -> tuple[str, lis
             )
         },
     }
-    if article.url:
-        embed["url"] = article.url
+    link = safe_url(article.url)
+    if link:
+        embed["url"] = link
     if result.paragraph is not None and not result.passages:
         embed["description"] = (
             f"{escape(details)}\nIt has no paragraph {escape(reference.partition('#')[2])}: "

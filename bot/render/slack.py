@@ -12,12 +12,14 @@ from typing import Any
 
 from bot.answer import Answer, Citation, SourceResult
 from bot.digest import Digest
-from bot.render.text import digest_title, no_answer_message, shorten
+from bot.render.text import digest_title, no_answer_message, safe_url, shorten
 
 SECTION_LIMIT = 3000
 MAX_BLOCKS = 50
 PASSAGE_CHARS = 1200
 FALLBACK_CHARS = 3000
+HIGHLIGHT_CHARS = 1000  # so the bold around it always closes inside a section
+LINK_CHARS = 1500
 
 Block = dict[str, Any]
 
@@ -28,9 +30,12 @@ def escape(text: str) -> str:
 
 
 def _link(url: str, label: str) -> str:
-    safe_url = url.replace("<", "%3C").replace(">", "%3E").replace("|", "%7C").replace(" ", "%20")
+    """``<url|label>`` for an http(s) URL; anything else is the label as plain text."""
+    target = safe_url(url)
+    if target is None or len(target) > LINK_CHARS:  # a link cut by a length limit breaks
+        return escape(label)
     safe_label = escape(label).replace("|", "\u2758")  # "|" would end the label early
-    return f"<{safe_url}|{safe_label}>"
+    return f"<{escape(target)}|{safe_label}>"
 
 
 def _section(text: str) -> Block:
@@ -46,7 +51,10 @@ def _quote(text: str) -> str:
 
 
 def citation_blocks(citation: Citation) -> list[Block]:
-    title = _link(citation.link, citation.title) if citation.url else escape(citation.title)
+    fragment = safe_url(citation.link)  # the page scrolled to the sentence, if not too long
+    title = _link(
+        citation.link if fragment and len(fragment) <= LINK_CHARS else citation.url, citation.title
+    )
     details = [x for x in (citation.source, citation.date) if x]
     head = f"*[{citation.rank}]* {title}"
     if details:
@@ -58,8 +66,7 @@ def citation_blocks(citation: Citation) -> list[Block]:
     blocks = [_section(f"{head}\n{_quote(body)}")]
     if citation.also_reported_by:
         others = ", ".join(
-            (_link(o.url, o.source or o.title) if o.url else escape(o.source or o.title))
-            + f" (paragraph {o.paragraph})"
+            _link(o.url, o.source or o.title) + f" (paragraph {o.paragraph})"
             for o in citation.also_reported_by
         )
         blocks.append(_context(f"Also reported by {others}"))
@@ -126,7 +133,7 @@ def render_answer(
     if asked_by:
         blocks.append(_context(f"<@{asked_by}> asked: {escape(shorten(answer.question, 500))}"))
     if answer.highlight and not answer.offset:
-        blocks.append(_section(f":mag: *{escape(answer.highlight)}*"))
+        blocks.append(_section(f":mag: *{escape(shorten(answer.highlight, HIGHLIGHT_CHARS))}*"))
     for citation in answer.citations:
         blocks.extend(citation_blocks(citation))
     blocks.append(_context(_sources_line(answer.citations)))
@@ -156,9 +163,7 @@ def render_source(result: SourceResult | None, reference: str) -> tuple[str, lis
         message = f"No article matches \u201c{reference}\u201d."
         return escape(message), [_section(escape(message))]
     article = result.article
-    title = (
-        _link(article.url, article.display_title) if article.url else escape(article.display_title)
-    )
+    title = _link(article.url, article.display_title)
     details = " \u00b7 ".join(x for x in (article.source, article.date) if x)
     head = f"*{title}*" + (f"\n{escape(details)}" if details else "")
     head += f"\n`{escape(article.id)}` \u00b7 {article.paragraph_count} paragraphs"
@@ -192,12 +197,7 @@ def render_digest(digest: Digest) -> tuple[str, list[Block]]:
         if len(blocks) > MAX_BLOCKS - 8:
             break
         sources = "; ".join(
-            (
-                _link(a.url, a.source or a.display_title)
-                if a.url
-                else escape(a.source or a.display_title)
-            )
-            + (f" ({escape(a.date)})" if a.date else "")
+            _link(a.url, a.source or a.display_title) + (f" ({escape(a.date)})" if a.date else "")
             for a in story.articles
         )
         blocks.append({"type": "divider"})

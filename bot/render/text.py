@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+import urllib.parse
 from datetime import UTC, datetime
 
 from bot.answer import Answer, Citation, SourceResult, Status
@@ -21,6 +22,29 @@ def shorten(text: str, limit: int) -> str:
     if " " in cut[limit // 2 :]:
         cut = cut[: cut.rfind(" ")]
     return cut.rstrip(" ,;:-") + "\u2026"
+
+
+# Characters a URL may keep as they are inside a chat link: no spaces, quotes, brackets,
+# pipes or backslashes, which end or bend a Slack ``<url|label>`` or a Markdown link.
+_URL_SAFE = ":/?#[]@!$&*+,;=%~-._"
+
+
+def safe_url(url: str) -> str | None:
+    """An article URL fit to link to, percent-encoded; None unless it is http(s) with a
+    host.  Metadata comes from front matter, metadata.toml and HTML pages unchecked:
+    ``!channel`` or ``@U123`` must never become a link (on Slack, a ping)."""
+    url = url.strip()
+    if not url or any(ord(c) < 32 or ord(c) == 127 for c in url):
+        return None
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    if any(c.isspace() for c in parts.netloc):
+        return None
+    return urllib.parse.quote(url, safe=_URL_SAFE)
 
 
 def byline(citation: Citation) -> str:

@@ -11,6 +11,7 @@ import asyncio
 import itertools
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,6 +68,8 @@ class FakeDiscord:
         self._ids = itertools.count(int(time.time() * 1000) << 22)
         self.identified = asyncio.Event()
         self.ready_sent = asyncio.Event()
+        # (method, path, body) -> an HTTP status to fail with, or None to answer normally
+        self.fail_when: Callable[[str, str, dict[str, Any]], int | None] = lambda m, p, d: None
 
     def snowflake(self) -> str:
         return str(next(self._ids))
@@ -132,6 +135,16 @@ class FakeDiscord:
         data: dict[str, Any] = {}
         if raw and request.content_type == "application/json":
             data = json.loads(raw)
+        status = self.fail_when(request.method, path, data)
+        if status is not None:
+            self.calls.append(Call(request.method, path + f":{status}", data))
+            return self._json({"message": "Internal Server Error", "code": 0}, status=status)
+        problem = _over_limits(data) if isinstance(data, dict) else None
+        if problem is not None:  # Discord refuses the whole message
+            self.calls.append(Call(request.method, path + ":400", data))
+            return self._json(
+                {"message": "Invalid Form Body", "code": 50035, "errors": problem}, 400
+            )
         self.calls.append(Call(request.method, path, data))
         if path == "/users/@me":
             return self._json(BOT_USER)
@@ -391,3 +404,27 @@ class FakeDiscord:
             await asyncio.sleep(0.02)
         seen = [(c.method, c.path) for c in self.calls]
         raise AssertionError(f"no {count} x {method} {prefix} within {timeout}s; saw {seen}")
+
+
+def _over_limits(data: dict[str, Any]) -> str | None:
+    """What Discord checks of a message's embeds (it answers 400 when one is broken)."""
+    body = data.get("data") if isinstance(data.get("data"), dict) else data
+    embeds = body.get("embeds") or []
+    total = 0
+    for embed in embeds:
+        sizes = {
+            "title": (len(embed.get("title", "")), 256),
+            "description": (len(embed.get("description", "")), 4096),
+            "footer": (len((embed.get("footer") or {}).get("text", "")), 2048),
+        }
+        for name, (size, limit) in sizes.items():
+            if size > limit:
+                return f"embed {name} over {limit}"
+            total += size
+        for field_ in embed.get("fields", []):
+            total += len(field_.get("name", "")) + len(field_.get("value", ""))
+    if total > 6000:
+        return "embeds over 6000 characters in total"
+    if len(body.get("content") or "") > 2000:
+        return "content over 2000"
+    return None

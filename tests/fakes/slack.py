@@ -22,6 +22,7 @@ class Call:
     method: str  # "chat.postMessage", or "response_url" for posts to a response URL
     data: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
+    at: float = field(default_factory=time.monotonic)  # when the fake received it
 
 
 class FakeSlack:
@@ -30,6 +31,11 @@ class FakeSlack:
         self.acks: list[dict[str, Any]] = []
         self.rate_limit_next: dict[str, int] = {}  # method -> how many 429s to answer
         self.fail: set[str] = set()  # methods that answer ok=false
+        self.retry_after = 1  # seconds a 429 asks the client to wait
+        # "method" or "method#channel" -> answer 429 until this monotonic time
+        self.stall_until: dict[str, float] = {}
+        self.drop_next: dict[str, int] = {}  # method -> how many connections to drop unanswered
+        self.hang: set[str] = set()  # methods that never answer (until the fake stops)
         self._envelopes: asyncio.Queue[dict[str, Any]] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
@@ -67,6 +73,7 @@ class FakeSlack:
     def stop(self) -> None:
         if self._loop is None:
             return
+        self.hang.clear()
         runner = self._runner
 
         async def shutdown() -> None:
@@ -91,6 +98,8 @@ class FakeSlack:
             data: dict[str, Any] = json.loads(raw or b"{}")
         else:
             data = {k: v[0] for k, v in urllib.parse.parse_qs(raw.decode()).items()}
+        for key, value in request.query.items():  # the async client sends some as a query
+            data.setdefault(key, value)
         for key in ("blocks", "attachments"):
             if isinstance(data.get(key), str):
                 data[key] = json.loads(data[key])
@@ -100,13 +109,31 @@ class FakeSlack:
         method = request.match_info["method"]
         data = await self._read(request)
         with self._lock:
-            if self.rate_limit_next.get(method):
-                self.rate_limit_next[method] -= 1
+            per_channel = f"{method}#{data.get('channel', '')}"  # Slack limits posts per channel
+            stalled = time.monotonic() < max(
+                self.stall_until.get(method, 0.0), self.stall_until.get(per_channel, 0.0)
+            )
+            if self.rate_limit_next.get(method) or stalled:
+                if not stalled:
+                    self.rate_limit_next[method] -= 1
                 self.calls.append(Call(f"{method}:429", data))
                 return web.json_response(
-                    {"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": "1"}
+                    {"ok": False, "error": "ratelimited"},
+                    status=429,
+                    headers={"Retry-After": str(self.retry_after)},
                 )
-            self.calls.append(Call(method, data, dict(request.headers)))
+            if self.drop_next.get(method):
+                self.drop_next[method] -= 1
+                self.calls.append(Call(f"{method}:dropped", data))
+                assert request.transport is not None
+                request.transport.abort()  # the connection dies with no answer
+                return web.Response(status=499)
+            hang = method in self.hang
+            self.calls.append(
+                Call(f"{method}:hung" if hang else method, data, dict(request.headers))
+            )
+        while hang and method in self.hang:  # until the test clears it or the fake stops
+            await asyncio.sleep(0.05)
         if method in self.fail:
             return web.json_response({"ok": False, "error": "fatal_error"})
         if method == "auth.test":
