@@ -47,6 +47,7 @@ from index.store import SearchIndex, build_index  # noqa: E402
 CANDIDATES = 30
 FOLDS = 6
 L2 = 1e-3
+SHARE = DECISION_FEATURES.index("share")  # filled in once the ranker has scored
 
 
 @dataclass
@@ -159,7 +160,7 @@ def ranked(asked: Asked, ranker: Linear) -> tuple[np.ndarray, np.ndarray]:
     shares /= shares.sum()
     order = np.lexsort((np.arange(len(scores)), -scores))
     decision = asked.decision.copy()
-    decision[:, 0] = shares
+    decision[:, SHARE] = shares
     return order, decision
 
 
@@ -231,7 +232,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--squad", type=Path, default=squad.V11)
     parser.add_argument("--sweep-k1", action="store_true")
-    parser.add_argument("--max-declined", type=float, default=0.025)
+    parser.add_argument("--max-declined", type=float, default=0.02)
     parser.add_argument("--out", type=Path, default=MODEL_PATH)
     args = parser.parse_args()
     data = squad.load(args.squad)
@@ -269,9 +270,9 @@ def main() -> None:
             f"{t:.4f} | {np.mean(full_c < t):.1%} | {np.mean(present < t):.1%} | "
             f"{np.mean(absent < t):.1%}"
         )
-    answer_threshold = float(
-        min(np.quantile(present, args.max_declined), np.quantile(full_c, args.max_declined))
-    )
+    # The leave-articles-out rate is the one promised: at most max_declined of questions
+    # whose article is present are declined.
+    answer_threshold = float(np.quantile(present, args.max_declined))
     sure_threshold = float(np.quantile(present, 0.10))
     t = answer_threshold
     print(
@@ -291,6 +292,22 @@ def main() -> None:
         print(f"{t:.3f} | {kept_hits / len(full):.1%} | {np.mean(counts):.2f}")
         if kept_hits / len(full) >= hit_at(full, orders, 3) - 0.003:
             best_cite = max(best_cite, t)
+    answered = [c >= answer_threshold for c in full_conf]
+    end_to_end = [
+        (
+            bool(a.right[o[:1]].any()),
+            bool(a.right[[j for n, j in enumerate(o[:3]) if n == 0 or each[n] >= best_cite]].any()),
+        )
+        if ok and len(o)
+        else (False, False)
+        for a, o, each, ok in zip(full, orders, full_each, answered, strict=True)
+    ]
+    print(
+        "end to end, cross-validated (declined questions count as misses): "
+        f"hit@1 {np.mean([h1 for h1, _ in end_to_end]):.1%}, "
+        f"hit@3 {np.mean([h3 for _, h3 in end_to_end]):.1%}, "
+        f"declined {1 - np.mean(answered):.1%}"
+    )
 
     ranker = fit_ranker(full)
     rows, labels = [], []

@@ -206,8 +206,12 @@ class Answerer:
         scores, shares = self.model.rank(evidence)
         order = sorted(range(len(hits)), key=lambda i: (-scores[i], i))
         confidence = [self.model.confidence(evidence[i], shares[i], query) for i in order]
-        if confidence[0] < self.model.answer_threshold:
-            return self._decline(question, index, context, evidence[order[0]].coverage)
+        best = evidence[order[0]]
+        # Beyond the fitted decision, one guard: when a single word no article has at all
+        # weighs more than all the best sentence holds of the question, the passage is
+        # about something else ("phone number" is not "number one priority").
+        if confidence[0] < self.model.answer_threshold or query.missing_word > best.sentence:
+            return self._decline(question, index, context, best.coverage)
         context_weights = {t: index.idf(t) for t in extra}
         picked = [
             (i, c)

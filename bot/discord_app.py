@@ -20,6 +20,7 @@ import aiohttp
 import discord
 from discord import app_commands
 
+from bot.admin_commands import ChatAdmin
 from bot.answer import Answer
 from bot.core import Core
 from bot.digest import DigestDesk
@@ -33,6 +34,7 @@ from bot.discord_ui import (
     invite_url,
     to_embeds,
 )
+from bot.feeds import feed_task
 from bot.render import discord as render
 from bot.settings import MissingSecret, SettingsError, secret
 from bot.state import AnswerRecord, RateLimiter, State
@@ -57,6 +59,8 @@ class CitebotClient(GuardedSends, discord.Client):
         digest_interval: float = 30.0,
         clock: Callable[[], float] = time.time,
         send_seconds: float = SEND_SECONDS,
+        admin: ChatAdmin | None = None,
+        feed_tick: float = 60.0,
         **options: Any,
     ) -> None:
         intents = discord.Intents.default()
@@ -72,6 +76,8 @@ class CitebotClient(GuardedSends, discord.Client):
         self.send_seconds = send_seconds
         self.apology_seconds = min(APOLOGY_SECONDS, send_seconds)
         self.limiter = RateLimiter(core.settings.rate_limit)
+        self.admin = admin
+        self.feed_tick = feed_tick
         self.tree = app_commands.CommandTree(self)
         self._register_commands()
 
@@ -79,6 +85,8 @@ class CitebotClient(GuardedSends, discord.Client):
         self.add_dynamic_items(AnswerButton)
         if self.digest is not None and self.digest_interval > 0:
             self.loop.create_task(self._digest_loop())
+        if self.admin is not None and self.feed_tick > 0:
+            self.loop.create_task(feed_task(self.admin.feeds, self.feed_tick))
         if not self.sync_commands:
             return
         if self.guild_ids:  # test servers: commands show up at once
@@ -216,6 +224,40 @@ class CitebotClient(GuardedSends, discord.Client):
         )
         async def digest(interaction: discord.Interaction[Any], settings: str = "") -> None:
             await self.command_digest(interaction, settings)
+
+        @tree.command(name="add", description="Add a news article by its web address (admins)")
+        @app_commands.describe(url="The article's web address")
+        async def add(interaction: discord.Interaction[Any], url: str) -> None:
+            await self.command_admin(interaction, "add", url)
+
+        @tree.command(name="feeds", description="Feeds followed; add or remove one (admins)")
+        @app_commands.describe(action="Optional: 'add URL [NAME]' or 'remove NAME|URL'")
+        async def feeds(interaction: discord.Interaction[Any], action: str = "") -> None:
+            await self.command_admin(interaction, "feeds", action)
+
+        @tree.command(name="sources", description="The most recent articles, with dates")
+        @app_commands.describe(count="How many (default 10)")
+        async def sources(
+            interaction: discord.Interaction[Any], count: app_commands.Range[int, 1, 25] = 10
+        ) -> None:
+            await self.command_admin(interaction, "sources", str(count))
+
+    async def command_admin(
+        self, interaction: discord.Interaction[Any], name: str, text: str
+    ) -> None:
+        """``/add``, ``/feeds``, ``/sources``: plain text, privately; the admin check
+        (the ``admins`` setting, or Manage Server here) is ChatAdmin's."""
+        admin = self.admin
+        if admin is None:
+            await self._note(interaction, "Adding articles is not set up on this bot.")
+            return
+        user = str(interaction.user.id)
+        permissions = getattr(interaction.user, "guild_permissions", None)
+        manages = interaction.guild is not None and bool(permissions and permissions.manage_guild)
+        await self._private(
+            interaction,
+            lambda: (admin.handle(name, user, text, manages_server=manages).text, []),
+        )
 
     def article_choices(self, current: str) -> list[app_commands.Choice[str]]:
         index = self.core.store.current()
@@ -421,7 +463,8 @@ def run(core: Core, state: State, *, guild_ids: list[int]) -> None:
     line each (a refused token, a refused intent, Discord out of reach)."""
     token = secret("DISCORD_TOKEN")
     digest = DigestDesk(core, state, PLATFORM)
-    client = CitebotClient(core, state, guild_ids=guild_ids, digest=digest)
+    admin = ChatAdmin(core, state, platform=PLATFORM)
+    client = CitebotClient(core, state, guild_ids=guild_ids, digest=digest, admin=admin)
     try:
         client.run(token, log_handler=None)
     except discord.LoginFailure:

@@ -47,6 +47,10 @@ CANDIDATE_FEATURES = (
     "article_coverage",
     "in_order",
     "verbatim_pairs",
+    "local_coverage",
+    "local_sentence",
+    "score_vs_article_best",
+    "log_article_candidates",
 )
 
 
@@ -74,6 +78,10 @@ class Evidence:
     rarest: float  # 1 if it holds the question's most telling term
     tight_window: float  # share of the question in its best TIGHT-token span
     article_coverage: float  # share of the question in all its article's candidates
+    local_coverage: float  # share of the question's terms that few other candidates hold
+    local_sentence: float  # ... in its best sentence
+    article_best: float  # the best BM25 score among its article's candidates
+    article_candidates: int  # how many candidates its article has
     in_order: float  # longest run of the question's terms its best sentence has in order
     verbatim_pairs: float  # share of the question's adjacent word pairs its text has as typed
 
@@ -81,7 +89,8 @@ class Evidence:
         return [
             math.log1p(self.score),
             self.score / self.top_score if self.top_score > 0 else 0.0,
-            self.score / self.attainable if self.attainable > 0 else 0.0,
+            # BM25's IDF is 0 for a term in half of a tiny corpus: coverage says the same.
+            self.score / self.attainable if self.attainable > 0 else self.coverage,
             self.coverage,
             self.sentence,
             self.window,
@@ -100,6 +109,10 @@ class Evidence:
             self.article_coverage,
             self.in_order,
             self.verbatim_pairs,
+            self.local_coverage,
+            self.local_sentence,
+            self.score / self.article_best if self.article_best > 0 else 0.0,
+            math.log(self.article_candidates),
         ]
 
 
@@ -131,45 +144,50 @@ def candidates(index: SearchIndex, hits: list[tuple[int, float]]) -> list[Candid
     return found
 
 
+@dataclass(frozen=True)
+class _Among:
+    """What a candidate is measured against: the other candidates."""
+
+    top_score: float
+    attainable: float
+    article_support: dict[str, float]  # article -> share of the candidates' BM25 mass
+    article_coverage: dict[str, float]  # article -> share of the question its candidates hold
+    local: dict[str, float]  # question term -> how few candidates hold it (an IDF among them)
+    article_best: dict[str, float]  # article -> its best candidate's BM25 score
+    article_candidates: dict[str, int]  # article -> how many candidates it has
+
+
 def gather_all(query: Query, candidates: list[Candidate], attainable: float) -> list[Evidence]:
     """Evidence for each candidate (best BM25 first), each seen among the others."""
     if not candidates:
         return []
     by_article: dict[str, float] = {}
     terms_of: dict[str, set[str]] = {}
+    holding: dict[str, int] = dict.fromkeys(query.weights, 0)
     for c in candidates:
         by_article[c.article] = by_article.get(c.article, 0.0) + c.score
-        terms_of.setdefault(c.article, set()).update(_analysed(c.heading, c.text)[0])
+        tokens = set(_analysed(c.heading, c.text)[0])
+        terms_of.setdefault(c.article, set()).update(tokens)
+        for term in holding:
+            holding[term] += term in tokens
     mass = sum(by_article.values()) or 1.0
     total = query.total or 1.0
-    article_coverage = {
-        article: sum(w for t, w in query.weights.items() if t in terms) / total
-        for article, terms in terms_of.items()
-    }
-    top = candidates[0].score
-    return [
-        _gather(
-            query,
-            c,
-            top,
-            attainable,
-            rank,
-            by_article[c.article] / mass,
-            article_coverage[c.article],
-        )
-        for rank, c in enumerate(candidates, start=1)
-    ]
+    among = _Among(
+        top_score=candidates[0].score,
+        attainable=attainable,
+        article_support={a: score / mass for a, score in by_article.items()},
+        article_coverage={
+            article: sum(w for t, w in query.weights.items() if t in terms) / total
+            for article, terms in terms_of.items()
+        },
+        local={t: math.log(1.0 + len(candidates) / (n + 0.5)) for t, n in holding.items()},
+        article_best={a: max(c.score for c in candidates if c.article == a) for a in by_article},
+        article_candidates={a: sum(c.article == a for c in candidates) for a in by_article},
+    )
+    return [_gather(query, c, rank, among) for rank, c in enumerate(candidates, start=1)]
 
 
-def _gather(
-    query: Query,
-    candidate: Candidate,
-    top_score: float,
-    attainable: float,
-    rank: int,
-    article_support: float,
-    article_coverage: float,
-) -> Evidence:
+def _gather(query: Query, candidate: Candidate, rank: int, among: _Among) -> Evidence:
     weights = query.weights
     total = query.total or 1.0
     tokens, sentences = _analysed(candidate.heading, candidate.text)
@@ -187,10 +205,11 @@ def _gather(
         previous = terms
     title = _title_terms(candidate.title)
     rarest = max(weights, key=lambda t: (weights[t], t)) if weights else ""
+    local_total = sum(among.local.values()) or 1.0
     return Evidence(
         score=candidate.score,
-        top_score=top_score,
-        attainable=attainable,
+        top_score=among.top_score,
+        attainable=among.attainable,
         coverage=coverage,
         sentence=best_share,
         window=_best_window(tokens, weights) / total,
@@ -203,12 +222,16 @@ def _gather(
             len(query.words & content_words(best)) / len(query.words) if query.words else 0.0
         ),
         title=sum(w for t, w in weights.items() if t in title) / total,
-        article_support=article_support,
+        article_support=among.article_support[candidate.article],
         sentence_pair=pair_share,
         sentence_length=len(best_terms),
         rarest=1.0 if rarest in present else 0.0,
         tight_window=_best_window(tokens, weights, TIGHT) / total,
-        article_coverage=article_coverage,
+        article_coverage=among.article_coverage[candidate.article],
+        local_coverage=sum(w for t, w in among.local.items() if t in present) / local_total,
+        local_sentence=sum(w for t, w in among.local.items() if t in best_terms) / local_total,
+        article_best=among.article_best[candidate.article],
+        article_candidates=among.article_candidates[candidate.article],
         in_order=_in_order(query.terms, tokenize(best)) if best else 0.0,
         verbatim_pairs=_verbatim_pairs(query.pairs, candidate.text),
     )

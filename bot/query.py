@@ -80,6 +80,8 @@ class Query:
     kind: str = ""  # what kind of answer it wants: "time", "number", "name" or ""
     words: frozenset[str] = frozenset()  # its content words as typed, lower-cased
     pairs: frozenset[str] = frozenset()  # its adjacent content-word pairs, as typed
+    missing_name: float = 0.0  # share of its IDF mass in names no article holds
+    missing_word: float = 0.0  # the share of one word no article holds, if any
 
 
 def evidence_idf(index: SearchIndex, term: str) -> float:
@@ -168,6 +170,8 @@ def analyze(question: str, index: SearchIndex) -> Query:
     weights = {t: evidence_idf(index, t) for t in kept}
     total = sum(weights.values()) + missing_mass
     missing = missing_mass / total if total > 0 else 0.0
+    unknown_names = {t for t in _name_terms(text) if t in seen and t not in corrected}
+    named = sum(unseen_idf for t in unknown_names if index.doc_freq(t) == 0)
     return Query(
         tuple(kept),
         weights,
@@ -177,7 +181,17 @@ def analyze(question: str, index: SearchIndex) -> Query:
         answer_kind(text),
         content_words(text),
         word_pairs(text),
+        missing_name=named / total if total > 0 else 0.0,
+        missing_word=unseen_idf / total if missing_mass and total > 0 else 0.0,
     )
+
+
+_NAME = re.compile(r"(?<=[\w,;:] )[A-Z][\w'\u2019-]*")
+
+
+def _name_terms(text: str) -> set[str]:
+    """Terms of the capitalised words past the first: the names a question asks about."""
+    return {t for name in _NAME.findall(text) for t in tokenize_question(name)}
 
 
 def _near_miss(term: str, index: SearchIndex) -> str:

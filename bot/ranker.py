@@ -27,30 +27,34 @@ from bot.query import Query
 
 MODEL_PATH = Path(__file__).with_name("answer_model.json")
 
+# Everything the ranker sees of the passage, plus how it stands among the candidates and
+# how much of the question no article holds at all.
 DECISION_FEATURES = (
+    *CANDIDATE_FEATURES,
     "share",
-    "coverage",
-    "sentence",
-    "window",
-    "phrases",
-    "score_vs_attainable",
     "missing",
+    "missing_name",
     "log_terms",
+    "missing_squared",
+    "missing_over_terms",
+    "outweighed",
 )
 
 
 def decision_vector(evidence: Evidence, share: float, query: Query) -> list[float]:
     """Evidence for "this passage answers the question", whatever its rank."""
+    terms = len(set(query.terms)) + (query.missing > 0)
     return [
+        *evidence.vector(),
         share,
-        evidence.coverage,
-        evidence.sentence,
-        evidence.window,
-        evidence.phrases,
-        # With BM25's IDF all 0 (a term in half of a tiny corpus), coverage says the same.
-        evidence.score / evidence.attainable if evidence.attainable > 0 else evidence.coverage,
         query.missing,
-        math.log1p(len(set(query.terms))),
+        query.missing_name,
+        math.log1p(terms),
+        # A word the articles lack weighs more in a short question than in a long one.
+        query.missing**2,
+        query.missing / max(terms, 1),
+        # The passage holds less of the question than one word no article has at all.
+        1.0 if query.missing_word > evidence.coverage else 0.0,
     ]
 
 

@@ -21,6 +21,7 @@ from slack_bolt import BoltResponse
 from slack_bolt.app.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.admin_commands import ChatAdmin
 from bot.answer_pool import AnswerPool
 from bot.core import Core
 from bot.digest import DigestDesk
@@ -67,8 +68,10 @@ class SlackBot(SlackCalls):
         answers: AnswerPool | None = None,
         delivery_seconds: float = DELIVERY_SECONDS,
         react_after: float = REACT_AFTER,
+        admin: ChatAdmin | None = None,
     ) -> None:
         self.core = core
+        self.admin = admin
         self.react_after = react_after
         self.delivery_seconds = delivery_seconds
         self.apology_seconds = min(APOLOGY_SECONDS, delivery_seconds)
@@ -103,7 +106,7 @@ class SlackBot(SlackCalls):
         app.middleware(self._drop_retried_events)
         app.event("app_mention")(self._on_mention)
         app.event("message")(self._on_message)
-        for name in ("/ask", "/search", "/source", "/digest"):
+        for name in ("/ask", "/search", "/source", "/digest", "/add", "/feeds", "/sources"):
             app.command(name)(self._on_command)
         app.action("share_answer")(self._on_share)
         app.action("feedback_helpful")(self._on_feedback)
@@ -269,6 +272,11 @@ class SlackBot(SlackCalls):
             return render.render_search(await self.answers.search(text))
         if name == "/source":
             return render.render_source(await self.answers.source(text), text)
+        if name in ("/add", "/feeds", "/sources"):
+            if self.admin is None:
+                return render.plain("Adding articles is not set up on this bot.")
+            reply = await self._compute(self.admin.handle, name, user, text)
+            return render.plain(reply.text)
         desk = self.digest
         if desk is None:
             return render.plain("The digest is not set up on this bot.")

@@ -24,9 +24,11 @@ from slack_bolt.request.internals import parse_body
 from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
 
+from bot.admin_commands import ChatAdmin
 from bot.answer_pool import AnswerPool
 from bot.core import Core
 from bot.digest import DigestDesk
+from bot.feeds import feed_task
 from bot.settings import MissingSecret, secret
 from bot.slack_app import PLATFORM, SlackBot
 from bot.slack_calls import web_client
@@ -127,6 +129,10 @@ class SlackService:
     def run_digests(self, interval: float = 30.0) -> None:
         assert self.bot is not None
         self._background.append(asyncio.ensure_future(self.bot.digest_loop(interval)))
+
+    def run_feeds(self, admin: ChatAdmin) -> None:
+        """Poll the followed feeds in the background (each poll in a worker thread)."""
+        self._background.append(asyncio.ensure_future(feed_task(admin.feeds)))
 
     # -- HTTP --------------------------------------------------------------------------
 
@@ -293,11 +299,7 @@ async def serve(
 ) -> None:
     """Run until SIGTERM or SIGINT, then drain."""
     bot_token, other = slack_tokens(http)
-    import os
-    import sys  # EXPERIMENT
-
-    if os.environ.get("XSWITCH"):
-        sys.setswitchinterval(float(os.environ["XSWITCH"]))
+    admin = ChatAdmin(core, state, platform=PLATFORM)
     service = SlackService(
         core,
         state,
@@ -305,6 +307,7 @@ async def serve(
         api_url=api_url,
         signing_secret=other if http else "",
         digest=DigestDesk(core, state, PLATFORM),
+        admin=admin,
     )
     await service.start(check_token=True)
     stop = asyncio.Event()
@@ -329,6 +332,7 @@ async def serve(
                 ) from None
             log.info("connected to Slack in Socket Mode")
         service.run_digests()
+        service.run_feeds(admin)
         await stop.wait()
         log.info("stopping: finishing answers in flight")
     finally:

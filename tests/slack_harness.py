@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import pytest
 from slack_sdk.models.blocks import Block
 
+from bot.admin_commands import ChatAdmin
 from bot.core import build_core
 from bot.digest import DigestDesk
 from bot.settings import load_settings
@@ -195,6 +196,7 @@ def make_harness(
         api_url=fake.api_url,
         signing_secret=SECRET,
         digest=DigestDesk(core, state, "slack", clock),
+        admin=ChatAdmin(core, state, platform="slack", clock=clock),
         clock=clock,
         delivery_seconds=delivery_seconds,
         workers=0,  # answers in threads: starting worker processes per test is slow

@@ -16,6 +16,7 @@ import discord.http
 import pytest
 import yarl
 
+from bot.admin_commands import ChatAdmin
 from bot.core import build_core
 from bot.digest import DigestDesk
 from bot.discord_app import CitebotClient
@@ -34,9 +35,11 @@ from tests.fakes.discord import (
     DM_CHANNEL_ID,
     GUILD_ID,
     OTHER_BOT,
+    STRANGER,
     Call,
     FakeDiscord,
 )
+from tests.fakes.web import WebServer, article_html
 
 
 class Harness:
@@ -80,6 +83,8 @@ async def _start(
         digest=DigestDesk(core, state, "discord", clock),
         digest_interval=0,
         send_seconds=send_seconds,
+        admin=ChatAdmin(core, state, platform="discord", clock=clock),
+        feed_tick=0,
     )
     asyncio.ensure_future(client.start("discord-secret-token"))
     await asyncio.wait_for(client.wait_until_ready(), 10)
@@ -135,7 +140,7 @@ async def test_login_syncs_commands_to_the_test_server(discord_bot: Harness) -> 
     synced = fake.calls_to("PUT", "/applications/")
     assert synced and synced[0].path.endswith(f"/guilds/{GUILD_ID}/commands")
     names = {c["name"] for c in json.loads(json.dumps(synced[0].data))}
-    assert names == {"ask", "search", "source", "digest"}
+    assert names == {"ask", "search", "source", "digest", "add", "feeds", "sources"}
 
 
 async def test_mention_is_answered_as_a_reply_with_an_embed(discord_bot: Harness) -> None:
@@ -327,3 +332,35 @@ async def test_digest_subscription_posts_once_to_the_channel(
     finally:
         await harness.client.close()
         await fake.stop()
+
+
+async def test_add_command_works_for_a_server_manager_and_is_refused_to_others(
+    tmp_path: Path, corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = await FakeDiscord().start()
+    with WebServer() as web:
+        url = web.page(
+            "/ferry",
+            article_html(
+                "Valdoria ferry",
+                ["The harbour authority in Valdoria approved the new ferry terminal on Friday."],
+            ),
+        )
+        bot = await _start(fake, corpus, tmp_path, monkeypatch, CITEBOT_ALLOW_PRIVATE_URLS="true")
+        try:
+            await fake.dispatch("INTERACTION_CREATE", fake.command("add", user=STRANGER, url=url))
+            refused = (await fake.wait_for("POST", "/webhooks/"))[0]
+            assert refused.data["flags"] & 64 and "Only citebot admins" in _text(refused)
+            await fake.dispatch("INTERACTION_CREATE", fake.command("add", url=url))
+            added = (await fake.wait_for("POST", "/webhooks/", count=2))[1]
+            assert added.data["flags"] & 64 and "Valdoria ferry" in _text(added)
+            assert added.data.get("allowed_mentions", {}).get("parse") == []
+            assert any(a.title == "Valdoria ferry" for a in _articles(bot))
+        finally:
+            await bot.client.close()
+            await fake.stop()
+
+
+def _articles(bot: Harness) -> list[Any]:
+    bot.client.core.store.refresh()
+    return list(bot.client.core.store.current().articles.values())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ import pytest
 
 from tests.conftest import SEED_CORPUS
 from tests.fakes.slack import BOT_USER, FakeSlack
+from tests.fakes.web import WebServer, article_html
 from tests.slack_harness import Harness, all_text, assert_valid_blocks, make_harness
 
 
@@ -424,3 +426,44 @@ def test_digest_subscription_posts_once_to_the_channel(
         assert harness.run(harness.bot.post_due_digests()) == 0  # once a day
     finally:
         harness.close()
+
+
+def test_add_command_fetches_a_page_for_an_admin_and_refuses_anyone_else(
+    fake: FakeSlack, corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with WebServer() as web:
+        url = web.page(
+            "/ferry",
+            article_html(
+                "Valdoria ferry",
+                [
+                    "The harbour authority in Valdoria approved the new ferry terminal on Friday.",
+                    "Construction of the Valdoria terminal starts in March and costs 40 million.",
+                ],
+            ),
+        )
+        slack = make_harness(
+            fake,
+            corpus,
+            tmp_path,
+            monkeypatch,
+            CITEBOT_ADMINS="U_ADMIN",
+            CITEBOT_ALLOW_PRIVATE_URLS="true",
+        )
+        try:
+            slack.command("/add", f"<{url}>", key="stranger", user="U_STRANGER")
+            refused = slack.fake.wait_for("response_url")[0]
+            assert "Only citebot admins" in all_text(refused)
+            assert refused.data["response_type"] == "ephemeral"
+            slack.command("/add", f"<{url}>", key="admin", user="U_ADMIN")
+            added = slack.fake.wait_for("response_url", count=2)[1]
+            assert "Valdoria ferry" in all_text(added) and "ephemeral" in json.dumps(added.data)
+            slack.service.core.store.refresh()
+            slack.command("/ask", "When does construction of the Valdoria terminal start?", "q")
+            answer = slack.fake.wait_for("response_url", count=3)[2]
+            assert "March" in all_text(answer) and url in all_text(answer)
+            slack.command("/sources", "", key="src")
+            listed = slack.fake.wait_for("response_url", count=4)[3]
+            assert "Valdoria ferry" in all_text(listed)
+        finally:
+            slack.close()

@@ -130,7 +130,15 @@ def test_the_manifest_gives_every_command_a_request_url_in_http_mode() -> None:
     without one."""
     manifest = (REPO / "slack-manifest.yml").read_text()
     commands = re.findall(r"- command: (/\w+)((?:\n {6}.*)*)", manifest)
-    assert {c for c, _ in commands} == {"/ask", "/search", "/source", "/digest"}
+    assert {c for c, _ in commands} == {
+        "/ask",
+        "/search",
+        "/source",
+        "/digest",
+        "/add",
+        "/feeds",
+        "/sources",
+    }
     for name, body in commands:
         assert re.search(r"# url: https://\S+/slack/events", body), f"{name} has no url"
     assert len(re.findall(r"# request_url: https://\S+/slack/events", manifest)) == 2

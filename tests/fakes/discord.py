@@ -47,8 +47,18 @@ OTHER_BOT = {
     "global_name": None,
     "bot": True,
 }
+STRANGER = {  # a member who does not own the server
+    "id": "900000000000000011",
+    "username": "zed",
+    "discriminator": "0",
+    "avatar": None,
+    "global_name": "Zed",
+}
 JOINED = "2024-01-01T00:00:00+00:00"
 ALL_PERMISSIONS = str((1 << 50) - 1)
+ADMINISTRATOR, MANAGE_GUILD = 1 << 3, 1 << 5
+# Everyone may do everything but run the server: the owner (ann) alone manages it.
+EVERYONE_PERMISSIONS = str(((1 << 50) - 1) & ~(ADMINISTRATOR | MANAGE_GUILD))
 
 
 @dataclass
@@ -244,7 +254,7 @@ class FakeDiscord:
                 {
                     "id": GUILD_ID,
                     "name": "@everyone",
-                    "permissions": ALL_PERMISSIONS,
+                    "permissions": EVERYONE_PERMISSIONS,
                     "position": 0,
                     "color": 0,
                     "hoist": False,
@@ -334,7 +344,13 @@ class FakeDiscord:
         return message
 
     def interaction(
-        self, data: dict[str, Any], *, kind: int = 2, message: dict[str, Any] | None = None
+        self,
+        data: dict[str, Any],
+        *,
+        kind: int = 2,
+        message: dict[str, Any] | None = None,
+        permissions: str = ALL_PERMISSIONS,
+        user: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         payload = {
             "id": self.snowflake(),
@@ -352,9 +368,9 @@ class FakeDiscord:
                 "permission_overwrites": [],
             },
             "member": {
-                "user": HUMAN,
+                "user": user or HUMAN,
                 "roles": [],
-                "permissions": ALL_PERMISSIONS,
+                "permissions": permissions,
                 "joined_at": JOINED,
                 "deaf": False,
                 "mute": False,
@@ -374,7 +390,14 @@ class FakeDiscord:
             payload["message"] = message
         return payload
 
-    def command(self, name: str, **options: Any) -> dict[str, Any]:
+    def command(
+        self,
+        name: str,
+        *,
+        permissions: str = ALL_PERMISSIONS,
+        user: dict[str, Any] | None = None,
+        **options: Any,
+    ) -> dict[str, Any]:
         kinds = {str: 3, int: 4}
         return self.interaction(
             {
@@ -385,7 +408,9 @@ class FakeDiscord:
                 "options": [
                     {"name": k, "type": kinds[type(v)], "value": v} for k, v in options.items()
                 ],
-            }
+            },
+            permissions=permissions,
+            user=user,
         )
 
     # -- assertions ------------------------------------------------------------------------
