@@ -205,7 +205,8 @@ class Answerer:
         evidence = gather_all(query, candidates(index, hits), attainable)
         scores, shares = self.model.rank(evidence)
         order = sorted(range(len(hits)), key=lambda i: (-scores[i], i))
-        confidence = [self.model.confidence(evidence[i], shares[i], query) for i in order]
+        every = self.model.confidences(evidence, shares, query)
+        confidence = [float(every[i]) for i in order]
         best = evidence[order[0]]
         # Beyond the fitted decision, one guard: when a single word no article has at all
         # weighs more than all the best sentence holds of the question, the passage is
@@ -223,6 +224,7 @@ class Answerer:
             [(hits[i][0], hits[i][1]) for i, _ in picked],
             query.weights,
             context_weights,
+            enough=offset + self.policy.top_k,
         )
         window = citations[offset : offset + self.policy.top_k]
         page = tuple(_renumber(c, offset + n) for n, c in enumerate(window, start=1))
@@ -287,14 +289,22 @@ class Answerer:
         hits: list[tuple[int, float]],
         weights: dict[str, float],
         context_weights: dict[str, float],
+        enough: int | None = None,
     ) -> list[Citation]:
-        """Citations best first, near-duplicates folded into "also reported by"."""
+        """Citations best first, near-duplicates folded into "also reported by"; the
+        passages after the first ``enough`` citations are only read to fold a repeat of
+        them (a few more), not to cite."""
         cited = CitationList(self.policy.duplicate_overlap)
+        after_enough = 0
         for position, score in hits:
+            if enough is not None and len(cited) >= enough:
+                after_enough += 1
+                if after_enough > FOLD_LOOKAHEAD:
+                    break
             passage = index.passage(position)
             article = index.article_of(position)
             terms = _content_terms(passage.text)
-            if cited.repeats(article, passage, terms):
+            if cited.repeats(article, passage, terms) or after_enough:
                 continue
             cited.add(
                 Citation.of(
@@ -307,6 +317,9 @@ class Answerer:
                 terms,
             )
         return cited.citations
+
+
+FOLD_LOOKAHEAD = 3  # passages read past the last citation shown, for "also reported by"
 
 
 class CitationList:

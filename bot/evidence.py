@@ -232,7 +232,7 @@ def _gather(query: Query, candidate: Candidate, rank: int, among: _Among) -> Evi
         local_sentence=sum(w for t, w in among.local.items() if t in best_terms) / local_total,
         article_best=among.article_best[candidate.article],
         article_candidates=among.article_candidates[candidate.article],
-        in_order=_in_order(query.terms, tokenize(best)) if best else 0.0,
+        in_order=_in_order(query.terms, _sentence_tokens(best)) if best else 0.0,
         verbatim_pairs=_verbatim_pairs(query.pairs, candidate.text),
     )
 
@@ -270,7 +270,12 @@ def _kind_found(query: Query, sentence: str) -> float:
 def _analysed(heading: str, text: str) -> tuple[list[str], list[tuple[str, frozenset[str]]]]:
     """A passage's tokens and its sentences' terms (cached: the same passages come back)."""
     tokens = tokenize(f"{heading}\n{text}" if heading else text)
-    return tokens, [(s, frozenset(tokenize(s))) for s in split_sentences(text)]
+    return tokens, [(s, frozenset(_sentence_tokens(s))) for s in split_sentences(text)]
+
+
+@lru_cache(maxsize=4096)
+def _sentence_tokens(sentence: str) -> list[str]:
+    return tokenize(sentence)
 
 
 def _best_window(tokens: list[str], weights: dict[str, float], width: int = WINDOW) -> float:

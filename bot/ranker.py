@@ -104,8 +104,16 @@ class AnswerModel:
 
     def confidence(self, evidence: Evidence, share: float, query: Query) -> float:
         """Probability that this passage answers the question."""
-        z = float(self.decision(np.asarray([decision_vector(evidence, share, query)]))[0])
-        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+        return float(self.confidences([evidence], np.asarray([share]), query)[0])
+
+    def confidences(
+        self, evidence: list[Evidence], shares: np.ndarray, query: Query
+    ) -> np.ndarray:
+        """``confidence`` of every candidate at once."""
+        rows = np.asarray(
+            [decision_vector(e, float(s), query) for e, s in zip(evidence, shares, strict=True)]
+        )
+        return 1.0 / (1.0 + np.exp(-np.clip(self.decision(rows), -30.0, 30.0)))
 
     def as_json(self) -> dict[str, object]:
         return {
