@@ -186,3 +186,18 @@ def test_an_unsure_answer_says_so_before_the_passage(seed: Answerer) -> None:
     text = render_answer(replace(answer, sure=False))
     assert text.startswith(NOT_SURE)
     assert "Alexandr Wang" in text
+
+
+def test_an_unsure_answer_says_so_on_slack_and_discord(seed: Answerer) -> None:
+    from dataclasses import replace
+
+    from bot.render import discord as discord_render
+    from bot.render import slack as slack_render
+
+    answer = replace(seed.answer("Who leads TBD Lab?"), sure=False)
+    _, blocks = slack_render.render_answer(answer)
+    assert NOT_SURE in str(blocks[0])
+    content, embeds = discord_render.render_answer(answer)
+    assert NOT_SURE in content and "Alexandr Wang" in str(embeds)
+    sure_content, _ = discord_render.render_answer(replace(answer, sure=True))
+    assert NOT_SURE not in sure_content

@@ -13,7 +13,7 @@ from typing import Any
 
 from bot.answer import Answer, Citation, SourceResult
 from bot.digest import Digest
-from bot.render.text import digest_title, no_answer_message, safe_url, shorten
+from bot.render.text import NOT_SURE, digest_title, no_answer_message, safe_url, shorten
 
 CONTENT_LIMIT = 2000
 TITLE_LIMIT = 256
@@ -153,8 +153,10 @@ def render_answer(answer: Answer, *, asked_by: str | None = None) -> tuple[str, 
     title = shorten(f"\u201c{escape(answer.question)}\u201d", TITLE_LIMIT)
     highlight = answer.highlight if not answer.offset else ""
     embed = _fitted(title, highlight, answer.citations, footer=True)
-    content = shorten(f"Asked by {escape(asked_by)}", CONTENT_LIMIT) if asked_by else ""
-    return content, [embed]
+    lines = [f"Asked by {escape(asked_by)}"] if asked_by else []
+    if not answer.sure and not answer.offset:
+        lines.append(escape(NOT_SURE))
+    return shorten("\n".join(lines), CONTENT_LIMIT), [embed]
 
 
 def render_search(answer: Answer) -> tuple[str, list[Embed]]:

@@ -12,7 +12,7 @@ from typing import Any
 
 from bot.answer import Answer, Citation, SourceResult
 from bot.digest import Digest
-from bot.render.text import digest_title, no_answer_message, safe_url, shorten
+from bot.render.text import NOT_SURE, digest_title, no_answer_message, safe_url, shorten
 
 SECTION_LIMIT = 3000
 MAX_BLOCKS = 50
@@ -132,6 +132,8 @@ def render_answer(
     blocks: list[Block] = []
     if asked_by:
         blocks.append(_context(f"<@{asked_by}> asked: {escape(shorten(answer.question, 500))}"))
+    if not answer.sure and not answer.offset:
+        blocks.append(_context(escape(NOT_SURE)))
     if answer.highlight and not answer.offset:
         blocks.append(_section(f":mag: *{escape(shorten(answer.highlight, HIGHLIGHT_CHARS))}*"))
     for citation in answer.citations:
