@@ -17,17 +17,14 @@ import numpy as np
 from index import bm25
 from index.integrity import verify
 
-INDEX_FORMAT = 5
+INDEX_FORMAT = 6
 _ARRAYS = (
-    "dense_terms",
-    "dense_rows",
     "doc_ids",
     "doc_tfs",
     "doc_len",
     "idf",
     "indptr",
-    "impact_ids",
-    "impact_weights",
+    "max_weight",
     "offsets",
     "article_of",
 )
@@ -90,12 +87,9 @@ class SearchIndex:
             avgdl=float(self.meta["avgdl"]),
             idf=arrays["idf"],
             indptr=arrays["indptr"],
-            impact_ids=arrays["impact_ids"],
-            impact_weights=arrays["impact_weights"],
             doc_ids=arrays["doc_ids"],
             doc_tfs=arrays["doc_tfs"],
-            dense_terms=arrays["dense_terms"],
-            dense_rows=arrays["dense_rows"],
+            max_weight=arrays["max_weight"],
             k1=float(params["k1"]),
             b=float(params["b"]),
         )
@@ -152,7 +146,7 @@ class SearchIndex:
         counts = np.zeros(self.size, np.float64)
         for term in set(self._term_ids(terms)):
             start, end = int(self.bm25.indptr[term]), int(self.bm25.indptr[term + 1])
-            counts[self.bm25.impact_ids[start:end]] += 1.0
+            counts[self.bm25.doc_ids[start:end]] += 1.0
         candidates = np.flatnonzero(counts)
         order = np.lexsort((candidates, -counts[candidates]))[:k]
         return [(int(candidates[i]), float(counts[candidates[i]])) for i in order]

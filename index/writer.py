@@ -205,12 +205,9 @@ def build_index(
             "doc_len": index.doc_len,
             "idf": index.idf,
             "indptr": index.indptr,
-            "impact_ids": index.impact_ids,
-            "impact_weights": index.impact_weights,
+            "max_weight": index.max_weight,
             "doc_ids": index.doc_ids,
             "doc_tfs": index.doc_tfs,
-            "dense_terms": index.dense_terms,
-            "dense_rows": index.dense_rows,
             "offsets": np.asarray(offsets, np.int64),
             "article_of": np.asarray(article_of, np.int32),
         }

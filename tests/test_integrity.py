@@ -13,7 +13,7 @@ from index.store import IndexStore, SearchIndex
 INDEX_FILES = [
     "offsets.npy",
     "paragraphs.jsonl",
-    "impact_ids.npy",
+    "doc_ids.npy",
     "idf.npy",
     "doc_len.npy",
     "vocab.json",
