@@ -165,7 +165,12 @@ class BM25Index:
             return []
         bounds = np.array([w * float(self.max_weight[t]) for t, w, _ in chosen])
         bounds *= 1 + BOUND_SLACK
-        order = np.argsort(bounds, kind="stable")
+        # Lists leave the essential set in this order as the k-th best score grows: those
+        # saving the most postings per unit of bound first (a greedy knapsack), so a very
+        # common term with a large weight (rank_bm25's IDF floor, or a repeated word)
+        # stops being walked as soon as it can, not last.
+        lengths = np.array([float(self.indptr[t + 1] - self.indptr[t]) for t, _, _ in chosen])
+        order = np.argsort(-lengths / bounds, kind="stable")
         terms = np.array([chosen[i][0] for i in order], np.int64)
         docs, scores = kernels.maxscore_top_k(
             self.doc_ids,

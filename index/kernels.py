@@ -4,9 +4,9 @@ Written in NumPy, every query made passes over all N paragraphs (scratch arrays,
 rows, ``bincount(minlength=N)``).  Compiled with numba, a query walks only the postings
 it needs, document at a time:
 
-* the query's lists are ordered by their upper bound (the term's weight times its
-  largest per-posting part), and the lists whose bounds together cannot reach the k-th
-  best score so far are *non-essential*: a paragraph is only looked up in them (by a
+* each list has an upper bound (the term's weight times its largest per-posting part),
+  and a prefix of the lists whose bounds together cannot reach the k-th best score so
+  far is *non-essential*: a paragraph is only looked up in them (by a
   galloping search) when the essential lists bring it up, and dropped as soon as what
   it could still gain cannot lift it into the top k;
 * every paragraph that is scored gets rank_bm25's float64 formula exactly, its terms
@@ -63,8 +63,9 @@ def maxscore_top_k(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The k best (paragraph, score) with a score above 0, unordered.
 
-    Lists come sorted by ``bounds`` (ascending); ``query_pos[i]`` is list i's place in
-    the query, the order its part is added in.  Ties keep the lower paragraph id, as
+    Lists become non-essential in their order here, as the k-th best score passes the sum
+    of their ``bounds``; ``query_pos[i]`` is list i's place in the query, the order its
+    part is added in.  Ties keep the lower paragraph id, as
     rank_bm25's ranking does once sorted by (-score, id).
     """
     m = len(starts)
