@@ -104,6 +104,11 @@ class BM25Index:
     k1: float = K1
     b: float = B
 
+    def __post_init__(self) -> None:
+        # Each paragraph's length part of the formula, as rank_bm25 computes it.
+        dl = np.asarray(self.doc_len, np.float64)
+        self.norm = self.k1 * (1 - self.b + self.b * dl / max(self.avgdl, 1e-300))
+
     @property
     def n_docs(self) -> int:
         return len(self.doc_len)
@@ -157,33 +162,29 @@ class BM25Index:
         """The k best paragraphs with a score above 0, best first, ties by paragraph."""
         weights = self._query_weights(term_ids)
         chosen = [
-            (t, w, place)
-            for place, (t, w) in enumerate(weights.items())
-            if w > 0 and self.indptr[t + 1] > self.indptr[t]
+            (t, w) for t, w in weights.items() if w > 0 and self.indptr[t + 1] > self.indptr[t]
         ]
         if not chosen or k <= 0:
             return []
-        bounds = np.array([w * float(self.max_weight[t]) for t, w, _ in chosen])
+        bounds = np.array([w * float(self.max_weight[t]) for t, w in chosen])
         bounds *= 1 + BOUND_SLACK
         # Lists leave the essential set in this order as the k-th best score grows: those
         # saving the most postings per unit of bound first (a greedy knapsack), so a very
         # common term with a large weight (rank_bm25's IDF floor, or a repeated word)
         # stops being walked as soon as it can, not last.
-        lengths = np.array([float(self.indptr[t + 1] - self.indptr[t]) for t, _, _ in chosen])
+        lengths = np.array([float(self.indptr[t + 1] - self.indptr[t]) for t, _ in chosen])
         order = np.argsort(-lengths / bounds, kind="stable")
         terms = np.array([chosen[i][0] for i in order], np.int64)
         docs, scores = kernels.maxscore_top_k(
             self.doc_ids,
             self.doc_tfs,
-            self.doc_len,
+            self.norm,
             np.asarray(self.indptr[terms], np.int64),
             np.asarray(self.indptr[terms + 1], np.int64),
             np.array([chosen[i][1] for i in order]),
             bounds[order],
-            np.array([chosen[i][2] for i in order], np.int64),
+            np.argsort(order).astype(np.int64),  # query order -> place in ``order``
             float(self.k1),
-            float(self.b),
-            float(self.avgdl),
             int(k),
         )
         ranked = np.lexsort((docs, -scores))

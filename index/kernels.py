@@ -46,30 +46,74 @@ def _lower_bound(ids: np.ndarray, lo: int, hi: int, doc: int) -> int:
     return lo
 
 
+WINDOW = 4096  # paragraphs scored together: the window's sums fit in the L1 cache
+_DEBRUIJN = np.uint64(0x03F79D71B4CB0A89)
+_DEBRUIJN_POS = np.array(
+    [
+        0, 1, 48, 2, 57, 49, 28, 3, 61, 58, 50, 42, 38, 29, 17, 4,
+        62, 55, 59, 36, 53, 51, 43, 22, 45, 39, 33, 30, 24, 18, 12, 5,
+        63, 47, 56, 27, 60, 41, 37, 16, 54, 35, 52, 21, 44, 32, 23, 11,
+        46, 26, 40, 15, 34, 20, 31, 10, 25, 14, 19, 9, 13, 8, 7, 6,
+    ],
+    np.int64,
+)  # fmt: skip
+
+
+@njit(cache=True, nogil=True)
+def _lowest_bit(word: np.uint64) -> int:
+    """The position of the lowest set bit of a non-zero word (de Bruijn multiplication)."""
+    low = word & (~word + np.uint64(1))
+    return int(_DEBRUIJN_POS[int((low * _DEBRUIJN) >> np.uint64(58))])
+
+
+@njit(cache=True, nogil=True)
+def _part(
+    doc_ids: np.ndarray,
+    doc_tfs: np.ndarray,
+    norm: np.ndarray,
+    weight: float,
+    k1p1: float,
+    lo: int,
+    hi: int,
+    doc: int,
+) -> float:
+    """The term's part of ``doc``'s score, found in ``doc_ids[lo:hi]``; 0 when absent."""
+    p = _lower_bound(doc_ids, lo, hi, doc)
+    if p < hi and doc_ids[p] == doc:
+        tf = float(doc_tfs[p])
+        return weight * (tf * k1p1 / (tf + norm[doc]))
+    return 0.0
+
+
 @njit(cache=True, nogil=True)
 def maxscore_top_k(
     doc_ids: np.ndarray,
     doc_tfs: np.ndarray,
-    doc_len: np.ndarray,
+    norm: np.ndarray,
     starts: np.ndarray,
     ends: np.ndarray,
     weights: np.ndarray,
     bounds: np.ndarray,
-    query_pos: np.ndarray,
+    by_query: np.ndarray,
     k1: float,
-    b: float,
-    avgdl: float,
     k: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The k best (paragraph, score) with a score above 0, unordered.
 
     Lists become non-essential in their order here, as the k-th best score passes the sum
-    of their ``bounds``; ``query_pos[i]`` is list i's place in the query, the order its
-    part is added in.  Ties keep the lower paragraph id, as
-    rank_bm25's ranking does once sorted by (-score, id).
+    of their ``bounds``; ``by_query`` lists them in query order, the order a paragraph's
+    parts are added in for its final score.  ``norm`` is each paragraph's length part,
+    ``k1 * (1 - b + b * dl / avgdl)``.  Ties keep the lower paragraph id, as rank_bm25's
+    ranking does once sorted by (-score, id).
+
+    Window by window (as Lucene's MaxScore bulk scorer): the essential lists' postings
+    in the window are summed into a small array; each paragraph met is then looked up in
+    the non-essential lists while it can still reach the top k, and a survivor is scored
+    afresh, its parts added in query order, so equal paragraphs tie exactly.
     """
     m = len(starts)
     pos = starts.copy()
+    window_start = np.empty(m, np.int64)
     prefix = np.empty(m)
     total = 0.0
     for i in range(m):
@@ -81,52 +125,77 @@ def maxscore_top_k(
     theta = 0.0  # the k-th best score once k are found; below it nothing can enter
     cut = 0.0
     first_essential = 0
-    part = np.zeros(m)
+    sums = np.zeros(WINDOW)
+    met = np.zeros(WINDOW // 64, np.uint64)
     k1p1 = k1 + 1.0
     while True:
-        doc = -1
+        lo = -1
         for i in range(first_essential, m):
             if pos[i] < ends[i]:
                 d = doc_ids[pos[i]]
-                if doc < 0 or d < doc:
-                    doc = d
-        if doc < 0:
+                if lo < 0 or d < lo:
+                    lo = d
+        if lo < 0:
             break
-        dl = float(doc_len[doc])
-        norm = k1 * (1 - b + b * dl / avgdl)
-        partial = 0.0
-        for i in range(first_essential, m):
+        hi = lo + WINDOW
+        essential = first_essential  # fixed for the window, whatever theta does in it
+        for i in range(essential, m):
             p = pos[i]
-            if p < ends[i] and doc_ids[p] == doc:
+            window_start[i] = p
+            end = ends[i]
+            weight = weights[i]
+            while p < end:
+                d = doc_ids[p]
+                if d >= hi:
+                    break
                 tf = float(doc_tfs[p])
-                c = weights[i] * (tf * k1p1 / (tf + norm))
-                part[query_pos[i]] = c
-                partial += c
-                pos[i] = p + 1
-        alive = True
-        i = first_essential - 1
-        while i >= 0:
-            if size == k and partial + prefix[i] < cut:
-                alive = False
-                break
-            p = _lower_bound(doc_ids, pos[i], ends[i], doc)
+                r = d - lo
+                sums[r] += weight * (tf * k1p1 / (tf + norm[d]))
+                met[r >> 6] |= np.uint64(1) << np.uint64(r & 63)
+                p += 1
             pos[i] = p
-            if p < ends[i] and doc_ids[p] == doc:
-                tf = float(doc_tfs[p])
-                c = weights[i] * (tf * k1p1 / (tf + norm))
-                part[query_pos[i]] = c
-                partial += c
-            i -= 1
-        if alive:
-            score = 0.0
-            for j in range(m):
-                score += part[j]
-            if score > 0 and (size < k or score > theta):
+        for w in range(WINDOW // 64):
+            word = met[w]
+            if word == 0:
+                continue
+            met[w] = np.uint64(0)
+            while word != 0:
+                r = w * 64 + _lowest_bit(word)
+                word &= word - np.uint64(1)
+                partial = sums[r]
+                sums[r] = 0.0
+                doc = lo + r
+                alive = True
+                i = essential - 1
+                while i >= 0:
+                    if size == k and partial + prefix[i] < cut:
+                        alive = False
+                        break
+                    p = _lower_bound(doc_ids, pos[i], ends[i], doc)
+                    pos[i] = p
+                    if p < ends[i] and doc_ids[p] == doc:
+                        tf = float(doc_tfs[p])
+                        partial += weights[i] * (tf * k1p1 / (tf + norm[doc]))
+                    i -= 1
+                if not alive or (size == k and partial < cut):
+                    continue
+                score = 0.0
+                for j in range(m):
+                    i = by_query[j]
+                    if i >= essential:
+                        score += _part(
+                            doc_ids, doc_tfs, norm, weights[i], k1p1, window_start[i], pos[i], doc
+                        )
+                    else:
+                        score += _part(
+                            doc_ids, doc_tfs, norm, weights[i], k1p1, pos[i], ends[i], doc
+                        )
+                if score <= 0 or (size == k and score <= theta):
+                    continue
                 if size < k:
                     at = size
                     size += 1
-                else:
-                    at = 0  # replace the worst, then sift it down
+                else:  # drop the worst, then place the new one
                     heap_docs[0] = heap_docs[size - 1]
                     heap_scores[0] = heap_scores[size - 1]
                     _sift_down(heap_docs, heap_scores, 0, size - 1)
@@ -139,8 +208,6 @@ def maxscore_top_k(
                     cut = theta * (1 - MARGIN)
                     while first_essential < m and prefix[first_essential] < cut:
                         first_essential += 1
-        for j in range(m):
-            part[j] = 0.0
     return heap_docs[:size].copy(), heap_scores[:size].copy()
 
 
