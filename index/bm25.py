@@ -21,8 +21,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from index import kernels
-
 # k1 below rank_bm25's default of 1.5: news and encyclopedia paragraphs are short, and a
 # word said twice in one is not much more telling than once.  Measured on SQuAD v1.1 by
 # bench/fit_answer_model.py --sweep-k1 (0.5-0.9 is a plateau; 1.5 loses 2 points of
@@ -174,6 +172,7 @@ class BM25Index:
         # stops being walked as soon as it can, not last.
         lengths = np.array([float(self.indptr[t + 1] - self.indptr[t]) for t, _ in chosen])
         order = np.argsort(-lengths / bounds, kind="stable")
+        from index import kernels  # numba (~130 MB) only in processes that search
         terms = np.array([chosen[i][0] for i in order], np.int64)
         docs, scores = kernels.maxscore_top_k(
             self.doc_ids,
