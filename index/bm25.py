@@ -173,6 +173,7 @@ class BM25Index:
         lengths = np.array([float(self.indptr[t + 1] - self.indptr[t]) for t, _ in chosen])
         order = np.argsort(-lengths / bounds, kind="stable")
         from index import kernels  # numba (~130 MB) only in processes that search
+
         terms = np.array([chosen[i][0] for i in order], np.int64)
         docs, scores = kernels.maxscore_top_k(
             self.doc_ids,
@@ -198,31 +199,46 @@ def build(
     n_terms: int | None = None,
 ) -> BM25Index:
     """IDF, paragraph-ordered postings and each term's largest weight from a forward index."""
-    n_docs = forward.n_docs
     n_terms = (
         int(forward.terms.max()) + 1 if n_terms is None and len(forward.terms) else (n_terms or 0)
     )
-    doc_len = forward.doc_len().astype(np.int32)
-    avgdl = float(doc_len.sum()) / n_docs if n_docs else 0.0
-    df = np.bincount(forward.terms, minlength=n_terms).astype(np.int64)
-    idf = okapi_idf(df, n_docs, epsilon)
-    owner = np.repeat(np.arange(n_docs, dtype=np.int32), np.diff(forward.indptr))
-    tf = forward.tfs.astype(np.float32)
-    norm = (k1 * (1 - b + b * doc_len.astype(np.float64) / max(avgdl, 1e-9))).astype(np.float32)
-    weights = tf * np.float32(k1 + 1) / (tf + norm[owner])
-    del tf
+    owner = np.repeat(np.arange(forward.n_docs, dtype=np.int32), np.diff(forward.indptr))
     # By term, keeping paragraph order within each term (the forward index is in it).
     by_term = np.argsort(forward.terms, kind="stable")
-    doc_ids = owner[by_term]
-    doc_tfs = np.asarray(forward.tfs)[by_term]
-    doc_weights = weights[by_term]
-    del by_term, owner, weights
     indptr = np.zeros(n_terms + 1, np.int64)
-    np.cumsum(df, out=indptr[1:])
-    max_weight = np.zeros(n_terms, np.float32)
+    np.cumsum(np.bincount(forward.terms, minlength=n_terms), out=indptr[1:])
+    doc_ids = owner[by_term]
+    del owner
+    doc_tfs = np.asarray(forward.tfs)[by_term]
+    del by_term
+    return from_postings(
+        doc_ids, doc_tfs, indptr, forward.doc_len().astype(np.int32), k1, b, epsilon
+    )
+
+
+def from_postings(
+    doc_ids: npt.NDArray[np.int32],
+    doc_tfs: npt.NDArray[np.uint16],
+    indptr: npt.NDArray[np.int64],
+    doc_len: npt.NDArray[np.int32],
+    k1: float = K1,
+    b: float = B,
+    epsilon: float = EPSILON,
+) -> BM25Index:
+    """The index over postings already grouped by term, in paragraph order within each:
+    the collection statistics (N, average length, IDF) and each term's largest weight."""
+    n_docs = len(doc_len)
+    avgdl = float(doc_len.sum()) / n_docs if n_docs else 0.0
+    df = np.diff(indptr)
+    idf = okapi_idf(df, n_docs, epsilon)
+    norm = (k1 * (1 - b + b * doc_len.astype(np.float64) / max(avgdl, 1e-9))).astype(np.float32)
+    tf = doc_tfs.astype(np.float32)
+    weights = tf * np.float32(k1 + 1) / (tf + norm[doc_ids])
+    del tf
+    max_weight = np.zeros(len(df), np.float32)
     present = np.flatnonzero(df > 0)
     if len(present):
-        max_weight[present] = np.maximum.reduceat(doc_weights, indptr[present])
+        max_weight[present] = np.maximum.reduceat(weights, indptr[present])
     return BM25Index(
         doc_len=doc_len,
         avgdl=avgdl,
@@ -234,3 +250,75 @@ def build(
         k1=k1,
         b=b,
     )
+
+
+def merge(
+    previous: BM25Index,
+    remap: npt.NDArray[np.int32],
+    added: Forward,
+    added_ids: npt.NDArray[np.int32],
+    n_docs: int,
+    n_terms: int,
+    k1: float = K1,
+    b: float = B,
+    epsilon: float = EPSILON,
+) -> BM25Index:
+    """The index after a change, without sorting every posting again.
+
+    ``remap`` gives each previous paragraph its new id (-1: removed); ``added`` holds the
+    new paragraphs, whose ids are ``added_ids`` (ascending); together they are all
+    ``n_docs`` paragraphs.  Kept postings stay in order
+    (ids only move together while articles keep their order); each new posting is put in
+    place by a binary search within its term, so a rebuild after adding an article costs
+    a few passes over the postings instead of a sort of all of them.
+    """
+    old_df = np.diff(previous.indptr)
+    kept_ids = np.asarray(previous.doc_ids)
+    kept_tfs = np.asarray(previous.doc_tfs)
+    if not np.array_equal(remap, np.arange(len(remap))):
+        kept_ids = remap[kept_ids]
+        if (remap < 0).any():
+            keep = kept_ids >= 0
+            present = np.flatnonzero(old_df > 0)
+            old_df = old_df.copy()
+            if len(present):
+                old_df[present] = np.add.reduceat(keep, previous.indptr[present], dtype=np.int64)
+            kept_ids, kept_tfs = kept_ids[keep], kept_tfs[keep]
+            del keep
+        alive = remap[remap >= 0]
+        if len(alive) and (np.diff(alive) <= 0).any():  # articles changed order: sort again
+            terms_of = np.repeat(np.arange(len(old_df), dtype=np.int32), old_df)
+            order = np.lexsort((kept_ids, terms_of))
+            kept_ids, kept_tfs = kept_ids[order], kept_tfs[order]
+            del terms_of, order
+    kept_df = np.zeros(n_terms, np.int64)
+    kept_df[: len(old_df)] = old_df
+    owner = np.repeat(added_ids, np.diff(added.indptr))
+    by_term = np.argsort(added.terms, kind="stable")
+    new_terms, new_ids, new_tfs = added.terms[by_term], owner[by_term], added.tfs[by_term]
+    del owner, by_term
+    indptr = np.zeros(n_terms + 1, np.int64)
+    np.cumsum(kept_df + np.bincount(new_terms, minlength=n_terms), out=indptr[1:])
+    kept_indptr = np.concatenate(([0], np.cumsum(kept_df)))
+    places = np.empty(len(new_terms), np.int64)
+    starts = np.flatnonzero(np.diff(new_terms, prepend=-1)).tolist()  # one run per term
+    for i, start in enumerate(starts):
+        end = starts[i + 1] if i + 1 < len(starts) else len(new_terms)
+        term = int(new_terms[start])
+        kept = kept_ids[kept_indptr[term] : kept_indptr[term + 1]]
+        before = np.searchsorted(kept, new_ids[start:end])
+        places[start:end] = indptr[term] + before + np.arange(end - start)
+    doc_ids = np.empty(int(indptr[-1]), np.int32)
+    doc_tfs = np.empty(int(indptr[-1]), np.uint16)
+    old_slots = np.ones(len(doc_ids), bool)
+    old_slots[places] = False
+    doc_ids[old_slots] = kept_ids
+    doc_tfs[old_slots] = kept_tfs
+    del old_slots
+    doc_ids[places] = new_ids
+    doc_tfs[places] = new_tfs
+    doc_len = np.zeros(n_docs, np.int32)
+    moved = remap >= 0
+    doc_len[remap[moved]] = np.asarray(previous.doc_len)[moved]
+    doc_len[added_ids] = added.doc_len()
+    return from_postings(doc_ids, doc_tfs, indptr, doc_len, k1, b, epsilon)

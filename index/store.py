@@ -176,6 +176,7 @@ class IndexStore:
             self.index_dir,
             progress=self.progress,
             previous=None if force else current,
+            fingerprint=fingerprint,
         )
         self.last_error = None
         if report.skipped:

@@ -29,6 +29,7 @@ from index.tokenising import _tokenised_stream
 
 log = logging.getLogger("index.store")
 
+
 def corpus_fingerprint(corpus_dir: Path) -> str:
     """A cheap fingerprint (names, sizes, modification times) to notice a changed corpus."""
     digest = hashlib.sha256()
@@ -89,6 +90,7 @@ def build_index(
     progress: bool = False,
     previous: SearchIndex | None = None,
     workers: int | None = None,
+    fingerprint: str | None = None,
 ) -> BuildReport:
     """Build into a fresh folder under ``index_dir``; the caller decides whether to switch.
 
@@ -99,7 +101,8 @@ def build_index(
     """
     started = time.perf_counter()
     index_dir.mkdir(parents=True, exist_ok=True)
-    fingerprint = corpus_fingerprint(corpus_dir)
+    if fingerprint is None:  # the caller's, when it just looked (a scan stats every file)
+        fingerprint = corpus_fingerprint(corpus_dir)
     files = article_files(corpus_dir)
     errors: list[CorpusError] = []
     try:
@@ -132,27 +135,22 @@ def build_index(
     vocab: dict[str, int] = dict(previous.vocab) if reusable and previous else {}
     stream = _tokenised_stream(corpus_dir, to_read, manifest, workers or os.cpu_count() or 1, vocab)
     target = Path(tempfile.mkdtemp(prefix=".build-", dir=index_dir))
-    # Unchanged articles keep their term counts: the index is turned back into
-    # paragraph -> terms once, instead of every article being tokenised again.
-    old_forward = previous.bm25.forward() if reusable and previous else None
     infos: list[dict[str, Any]] = []
-    term_chunks: list[np.ndarray] = []
+    # Unchanged articles keep their postings: (first paragraph before, count, first now).
+    moved: list[tuple[int, int, int]] = []
+    term_chunks: list[np.ndarray] = []  # the articles read now, paragraph by paragraph
     tf_chunks: list[np.ndarray] = []
     size_chunks: list[np.ndarray] = []
+    fresh_firsts: list[tuple[int, int]] = []  # (first paragraph now, count)
     offsets = [0]
     article_of: list[int] = []
     content_hash = hashlib.sha256(f"analyzer={ANALYZER_VERSION}\n{manifest_hash}\n".encode())
     try:
         with open(target / "paragraphs.jsonl", "wb") as out:
             for _path, old in plan:
-                if old is not None and previous is not None and old_forward is not None:
+                if old is not None and previous is not None:
                     first, count = old.first_paragraph, old.paragraph_count
-                    lo, hi = int(old_forward.indptr[first]), int(old_forward.indptr[first + count])
-                    term_chunks.append(np.asarray(old_forward.terms[lo:hi]))
-                    tf_chunks.append(np.asarray(old_forward.tfs[lo:hi]))
-                    size_chunks.append(
-                        np.diff(np.asarray(old_forward.indptr[first : first + count + 1]))
-                    )
+                    moved.append((first, count, len(article_of)))
                     start, end = (
                         int(previous._offsets[first]),
                         int(previous._offsets[first + count]),
@@ -161,7 +159,7 @@ def build_index(
                     out.write(data)
                     base = offsets[-1] - start
                     offsets.extend(
-                        int(o) + base for o in previous._offsets[first + 1 : first + count + 1]
+                        (previous._offsets[first + 1 : first + count + 1] + base).tolist()
                     )
                     info = {
                         k: v
@@ -184,6 +182,7 @@ def build_index(
                         offsets.append(offsets[-1] + length)
                     info = result.info
                     paragraphs = len(result.line_lengths)
+                    fresh_firsts.append((len(article_of), paragraphs))
                 info["first_paragraph"] = len(article_of)
                 info["paragraph_count"] = paragraphs
                 article_of.extend([len(infos)] * paragraphs)
@@ -199,7 +198,27 @@ def build_index(
             tfs=np.concatenate(tf_chunks) if tf_chunks else np.zeros(0, np.uint16),
         )
         del term_chunks, tf_chunks, size_chunks
-        index = bm25.build(forward, k1=bm25.K1, b=bm25.B, n_terms=len(vocab))
+        if moved and previous is not None:
+            remap = np.full(previous.size, -1, np.int32)
+            for first, count, now in moved:
+                remap[first : first + count] = np.arange(now, now + count, dtype=np.int32)
+            added_ids = (
+                np.concatenate([np.arange(a, a + n, dtype=np.int32) for a, n in fresh_firsts])
+                if fresh_firsts
+                else np.zeros(0, np.int32)
+            )
+            index = bm25.merge(
+                previous.bm25,
+                remap,
+                forward,
+                added_ids,
+                len(article_of),
+                len(vocab),
+                k1=bm25.K1,
+                b=bm25.B,
+            )
+        else:
+            index = bm25.build(forward, k1=bm25.K1, b=bm25.B, n_terms=len(vocab))
         built = time.perf_counter()
         arrays: dict[str, np.ndarray] = {
             "doc_len": index.doc_len,

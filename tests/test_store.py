@@ -322,3 +322,34 @@ def test_a_dropped_store_stops_its_watcher(corpus: Path, tmp_path: Path) -> None
     del store
     gc.collect()
     assert _until(lambda: not watcher.running)
+
+
+def test_a_rebuild_after_adding_removing_and_changing_articles_equals_a_fresh_build(
+    tmp_path: Path,
+) -> None:
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    colours = ["red", "blue", "green", "amber", "violet"]
+    for n in range(30):
+        (corpus / f"a{n:03d}.txt").write_text(
+            f"Story {n} about widgets number {n % 7} and gadgets.\n\n"
+            f"The {colours[n % 5]} widget maker sold {n} units in week {n}.\n"
+        )
+    store = IndexStore(corpus, tmp_path / "i", watch=False)
+    store.current()
+    (corpus / "a010b.txt").write_text("Zebras and red widgets invaded the gadget fair.\n")  # middle
+    (corpus / "zz.txt").write_text("A violet zebra sold gadgets to the widget maker.\n")  # end
+    (corpus / "a004.txt").unlink()
+    (corpus / "a020.txt").write_text("The amber gadget maker closed for the week.\n")
+    report = store.refresh()
+    assert report is not None and report.tokenised == 3  # the other 28 were reused
+    grown = store.current()
+    fresh = IndexStore(corpus, tmp_path / "fresh", watch=False).current()
+    assert [grown.passage(i).text for i in range(grown.size)] == [
+        fresh.passage(i).text for i in range(fresh.size)
+    ]
+    for term in fresh.terms:
+        assert grown.doc_freq(term) == fresh.doc_freq(term)
+        assert grown.idf(term) == fresh.idf(term)
+    for query in (["zebra"], ["red", "widget"], ["gadget", "maker", "week"], ["amber", "unit"]):
+        assert grown.search(query, 10) == fresh.search(query, 10)
