@@ -6,18 +6,23 @@ cited, so loading is quick and serving memory follows what questions touch.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from index import bm25
 from index.integrity import verify
+from index.tokenising import TEXT_BLOCK
 
-INDEX_FORMAT = 6
+INDEX_FORMAT = 8
+TEXTS = "paragraphs.zz"  # paragraphs as JSON lines, zlib blocks of TEXT_BLOCK within articles
 _ARRAYS = (
     "doc_ids",
     "doc_tfs",
@@ -98,7 +103,13 @@ class SearchIndex:
         articles = json.loads((directory / "articles.json").read_text(encoding="utf-8"))
         self.articles: dict[str, ArticleInfo] = {a["id"]: ArticleInfo(**a) for a in articles}
         self._article_order = list(self.articles)
-        self._texts = open(directory / "paragraphs.jsonl", "rb")  # noqa: SIM115 (kept open)
+        self._texts = open(directory / TEXTS, "rb")  # noqa: SIM115 (kept open)
+        self._firsts = [a.first_paragraph for a in self.articles.values()]
+        self._first_block = np.cumsum(
+            [0] + [-(-a.paragraph_count // TEXT_BLOCK) for a in self.articles.values()]
+        ).tolist()
+        # An answer reads a few dozen paragraphs: keep their blocks unpacked for a while.
+        self._block_lines = lru_cache(maxsize=256)(self._read_block)
 
     def close(self) -> None:
         self._texts.close()
@@ -151,12 +162,26 @@ class SearchIndex:
         order = np.lexsort((candidates, -counts[candidates]))[:k]
         return [(int(candidates[i]), float(counts[candidates[i]])) for i in order]
 
-    def passage(self, index: int) -> Passage:
-        start, end = int(self._offsets[index]), int(self._offsets[index + 1])
+    def stored_text(self, article: int) -> tuple[bytes, list[int]]:
+        """An article's paragraphs as stored (compressed blocks), and the blocks' sizes."""
+        first, end = self._first_block[article], self._first_block[article + 1]
+        bounds = self._offsets[first : end + 1].tolist()
+        return self._pread(bounds[0], bounds[-1]), [b - a for a, b in itertools.pairwise(bounds)]
+
+    def _pread(self, start: int, end: int) -> bytes:
         # pread: no shared file position, so answering threads cannot race.
-        record = json.loads(os.pread(self._texts.fileno(), end - start, start))
-        article = self._article_order[int(self._article_of[index])]
-        return Passage(index, article, record["n"], record["h"], record["t"])
+        return os.pread(self._texts.fileno(), end - start, start)
+
+    def _read_block(self, block: int) -> list[bytes]:
+        start, end = int(self._offsets[block]), int(self._offsets[block + 1])
+        return zlib.decompress(self._pread(start, end)).splitlines()
+
+    def passage(self, index: int) -> Passage:
+        article = int(self._article_of[index])
+        within = index - self._firsts[article]
+        lines = self._block_lines(self._first_block[article] + within // TEXT_BLOCK)
+        record = json.loads(lines[within % TEXT_BLOCK])
+        return Passage(index, self._article_order[article], record["n"], record["h"], record["t"])
 
     def article_of(self, index: int) -> ArticleInfo:
         return self.articles[self._article_order[int(self._article_of[index])]]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import zlib
 from collections import Counter, defaultdict
 from collections.abc import Generator, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -21,6 +22,9 @@ from index.analyzer import tokenize
 from index.documents import CorpusError, lead_title, load_article
 from index.paragraphs import split_paragraphs
 
+TEXT_LEVEL = 6  # zlib level for the stored paragraphs: about a third of their size
+TEXT_BLOCK = 16  # paragraphs compressed together: small enough to unpack for one citation
+
 
 @dataclass
 class _Tokenised:
@@ -31,8 +35,9 @@ class _Tokenised:
     """
 
     info: dict[str, Any]
-    lines: bytes  # its paragraphs, encoded as lines of paragraphs.jsonl
-    line_lengths: list[int]
+    text: bytes  # its paragraphs as JSON lines, in zlib blocks of TEXT_BLOCK paragraphs
+    block_sizes: list[int]
+    paragraphs: int
     terms: np.ndarray
     tfs: np.ndarray
     sizes: np.ndarray  # distinct terms per paragraph
@@ -70,10 +75,15 @@ def _tokenise(
         "mtime_ns": st.st_mtime_ns,
         "lead": "" if article.title else lead_title(paragraphs[0].text),
     }
+    blocks = [
+        zlib.compress(b"".join(lines[i : i + TEXT_BLOCK]), TEXT_LEVEL)
+        for i in range(0, len(lines), TEXT_BLOCK)
+    ]
     return _Tokenised(
         info,
-        b"".join(lines),
-        [len(line) for line in lines],
+        b"".join(blocks),
+        [len(block) for block in blocks],
+        len(lines),
         np.asarray(terms, np.int32),
         np.minimum(np.asarray(tfs, np.int64), 65535).astype(np.uint16),
         np.asarray(sizes, np.int64),

@@ -24,7 +24,7 @@ from index import bm25
 from index.analyzer import ANALYZER_VERSION
 from index.documents import MANIFEST_NAME, CorpusError, article_files, load_manifest
 from index.integrity import write_checksums
-from index.reader import INDEX_FORMAT, ArticleInfo, SearchIndex
+from index.reader import INDEX_FORMAT, TEXTS, ArticleInfo, SearchIndex
 from index.tokenising import _tokenised_stream
 
 log = logging.getLogger("index.store")
@@ -142,25 +142,19 @@ def build_index(
     tf_chunks: list[np.ndarray] = []
     size_chunks: list[np.ndarray] = []
     fresh_firsts: list[tuple[int, int]] = []  # (first paragraph now, count)
-    offsets = [0]
+    offsets = [0]  # where each block of compressed paragraphs starts in TEXTS
     article_of: list[int] = []
     content_hash = hashlib.sha256(f"analyzer={ANALYZER_VERSION}\n{manifest_hash}\n".encode())
     try:
-        with open(target / "paragraphs.jsonl", "wb") as out:
+        with open(target / TEXTS, "wb") as out:
             for _path, old in plan:
                 if old is not None and previous is not None:
                     first, count = old.first_paragraph, old.paragraph_count
                     moved.append((first, count, len(article_of)))
-                    start, end = (
-                        int(previous._offsets[first]),
-                        int(previous._offsets[first + count]),
-                    )
-                    data = os.pread(previous._texts.fileno(), end - start, start)
+                    data, block_sizes = previous.stored_text(int(previous._article_of[first]))
                     out.write(data)
-                    base = offsets[-1] - start
-                    offsets.extend(
-                        (previous._offsets[first + 1 : first + count + 1] + base).tolist()
-                    )
+                    for size in block_sizes:
+                        offsets.append(offsets[-1] + size)
                     info = {
                         k: v
                         for k, v in asdict(old).items()
@@ -177,11 +171,11 @@ def build_index(
                     term_chunks.append(result.terms)
                     tf_chunks.append(result.tfs)
                     size_chunks.append(result.sizes)
-                    out.write(result.lines)
-                    for length in result.line_lengths:
-                        offsets.append(offsets[-1] + length)
+                    out.write(result.text)
+                    for size in result.block_sizes:
+                        offsets.append(offsets[-1] + size)
                     info = result.info
-                    paragraphs = len(result.line_lengths)
+                    paragraphs = result.paragraphs
                     fresh_firsts.append((len(article_of), paragraphs))
                 info["first_paragraph"] = len(article_of)
                 info["paragraph_count"] = paragraphs

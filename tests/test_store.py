@@ -206,7 +206,7 @@ def test_index_arrays_are_memory_mapped_not_pickled(corpus: Path, tmp_path: Path
     assert not list(index.directory.glob("*.pkl")) and not list(index.directory.glob("*.pickle"))
     for array in (index.bm25.doc_tfs, index.bm25.doc_ids):
         assert not array.flags.owndata and type(array.base).__name__ in ("memmap", "mmap")
-    assert os.path.getsize(index.directory / "paragraphs.jsonl") > 0
+    assert os.path.getsize(index.directory / "paragraphs.zz") > 0
 
 
 def test_adding_an_article_tokenises_only_that_article(corpus: Path, tmp_path: Path) -> None:
