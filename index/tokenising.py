@@ -111,7 +111,7 @@ def _tokenise_many(
 
 
 PARALLEL_FROM = 64  # articles to tokenise before it pays to start worker processes
-CHUNK_FILES = 32
+CHUNK_FILES = 96  # larger chunks: fewer repeats of common terms to ship back and map
 
 
 def _tokenised_stream(
@@ -128,15 +128,19 @@ def _tokenised_stream(
         chunk: tuple[list[str], list[_Tokenised | CorpusError]],
     ) -> Iterator[_Tokenised | CorpusError]:
         chunk_vocab, results = chunk
-        remap = np.fromiter(
-            (vocab.setdefault(t, len(vocab)) for t in chunk_vocab), np.int32, len(chunk_vocab)
-        )
+        # C-level passes (no Python frame per term): this runs in the main process while
+        # the workers tokenise, once per distinct term of each chunk.
+        new = [t for t in chunk_vocab if t not in vocab]
+        vocab.update(zip(new, range(len(vocab), len(vocab) + len(new)), strict=True))
+        remap = np.fromiter(map(vocab.__getitem__, chunk_vocab), np.int32, len(chunk_vocab))
         for result in results:
             if isinstance(result, _Tokenised) and len(result.terms):
                 result.terms = remap[result.terms]
             yield result
 
-    chunks = [paths[i : i + CHUNK_FILES] for i in range(0, len(paths), CHUNK_FILES)]
+    # Chunks as large as keeps every worker busy to the end (eight chunks each at least).
+    size = max(8, min(CHUNK_FILES, len(paths) // (max(workers, 1) * 8)))
+    chunks = [paths[i : i + size] for i in range(0, len(paths), size)]
     if workers <= 1 or len(paths) < PARALLEL_FROM:
         for chunk in chunks:
             yield from mapped(_tokenise_many(corpus_dir, chunk, manifest))
