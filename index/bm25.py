@@ -191,6 +191,13 @@ class BM25Index:
         return [(int(docs[i]), float(scores[i])) for i in ranked]
 
 
+def warm_up() -> None:
+    """Load (or compile, after an install) the query loop before the first question."""
+    tiny = build(forward_from_tokens([["a", "b"], ["a"], ["c"]], {}), n_terms=3)
+    tiny.doc_ids.flags.writeable = tiny.doc_tfs.flags.writeable = False  # as when mapped
+    tiny.top_k([0, 1], 1)
+
+
 def build(
     forward: Forward,
     k1: float = K1,

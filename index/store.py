@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
+from index import bm25
 from index.analyzer import ANALYZER_VERSION
 from index.documents import CorpusError
 from index.integrity import DamagedIndex
@@ -218,6 +219,8 @@ class IndexStore:
                     self._look, self.check_interval, f"citebot-watch {self.corpus_dir.name}"
                 )
                 self._watcher.start()
+                # The query loop is compiled code: load it now, not on a question.
+                threading.Thread(target=bm25.warm_up, name="citebot-warm-up", daemon=True).start()
 
     def _look(self) -> None:
         """The watcher's look: the same as a due check, on the watcher's thread."""
