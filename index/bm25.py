@@ -97,7 +97,7 @@ class BM25Index:
     idf: npt.NDArray[np.float64]
     indptr: npt.NDArray[np.int64]  # n_terms + 1, into the postings
     doc_ids: npt.NDArray[np.int32]  # per term, by paragraph
-    doc_tfs: npt.NDArray[np.uint16]
+    doc_tfs: npt.NDArray[np.unsignedinteger[Any]]  # uint8 when every count fits
     max_weight: npt.NDArray[np.float32]  # per term: its largest tf part, tf(k1+1)/(tf+norm)
     k1: float = K1
     b: float = B
@@ -225,7 +225,7 @@ def build(
 
 def from_postings(
     doc_ids: npt.NDArray[np.int32],
-    doc_tfs: npt.NDArray[np.uint16],
+    doc_tfs: npt.NDArray[np.unsignedinteger[Any]],
     indptr: npt.NDArray[np.int64],
     doc_len: npt.NDArray[np.int32],
     k1: float = K1,
@@ -233,7 +233,12 @@ def from_postings(
     epsilon: float = EPSILON,
 ) -> BM25Index:
     """The index over postings already grouped by term, in paragraph order within each:
-    the collection statistics (N, average length, IDF) and each term's largest weight."""
+    the collection statistics (N, average length, IDF) and each term's largest weight.
+
+    Counts are stored in one byte when every count fits (any paragraph of real prose):
+    an eighth less to store and to read per posting, with the same exact scores."""
+    if doc_tfs.dtype != np.uint8 and (not len(doc_tfs) or int(doc_tfs.max()) <= 255):
+        doc_tfs = doc_tfs.astype(np.uint8)
     n_docs = len(doc_len)
     avgdl = float(doc_len.sum()) / n_docs if n_docs else 0.0
     df = np.diff(indptr)

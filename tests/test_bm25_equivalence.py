@@ -115,3 +115,12 @@ def test_the_index_on_disk_ranks_as_rank_bm25_does(tmp_path: Path) -> None:
         found = index.search(terms, 10)
         assert [i for i, _ in found] == ranked
         assert all(abs(s - expected[i]) <= 1e-6 * expected[i] for i, s in found)
+
+
+def test_a_word_repeated_hundreds_of_times_in_one_paragraph_still_counts_exactly() -> None:
+    docs = [["spam"] * 300 + ["eggs"], ["spam", "ham"], ["eggs", "ham"], ["toast"]] * 3
+    index, _ = _index(docs)
+    assert index.doc_tfs.dtype == np.uint16 and int(index.doc_tfs.max()) == 300
+    _compare(docs, [["spam"], ["spam", "eggs"], ["ham", "spam"]], k=5)
+    small, _ = _index([["spam", "spam"], ["eggs"]])
+    assert small.doc_tfs.dtype == np.uint8  # one byte a count when they all fit
