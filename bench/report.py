@@ -102,7 +102,23 @@ def baseline_table(results: list[dict[str, Any]]) -> str:
 
 def tables(results: list[dict[str, Any]]) -> str:
     parts = [main_table(results)]
-    for extra in (baseline_table(results), shapes_table(results), peers_table(results)):
+    for caption, extra in (
+        (
+            "Query latency by shape, the code before and now, each in its own process:",
+            baseline_table(results),
+        ),
+        (
+            "citebot, tantivy and bm25s in one process, every question asked of each in turn "
+            "(ratios below 1: citebot is faster):",
+            shapes_table(results),
+        ),
+        (
+            "Sizes (RSS added: resident memory grown by loading each engine into the shared "
+            "process; citebot's serving peak, with the compiled query loop, is in the first "
+            "table):",
+            peers_table(results),
+        ),
+    ):
         if extra.count("\n") > 1:
-            parts.append(extra)
+            parts.append(f"{caption}\n\n{extra}")
     return "\n\n".join(parts)
