@@ -18,6 +18,14 @@ from collections.abc import Callable
 
 log = logging.getLogger("index.store")
 
+_RUNNING: weakref.WeakSet[CorpusWatcher] = weakref.WeakSet()
+
+
+def stop_all(timeout: float | None = None) -> None:
+    """Stop every watcher of this process (tests: none outlives the test that made it)."""
+    for watcher in list(_RUNNING):
+        watcher.stop(timeout)
+
 
 class CorpusWatcher:
     """Calls ``check`` every ``interval`` seconds until stopped or its owner is gone."""
@@ -29,6 +37,7 @@ class CorpusWatcher:
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def start(self) -> None:
+        _RUNNING.add(self)
         self._thread.start()
 
     @property
