@@ -32,8 +32,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+import report
+
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+# --baseline runs the same jobs with an earlier checkout's code (its index/ and bot/).
+sys.path.insert(0, os.environ.get("CITEBOT_BENCH_CODE") or str(REPO))
 
 SEED = 20261123
 VOCABULARY = 60_000
@@ -101,6 +104,29 @@ def questions(count: int) -> list[str]:
     ]
 
 
+COMMON = 50  # "common words": the 50 most frequent words of the vocabulary
+
+
+def query_sets(count: int) -> dict[str, list[str]]:
+    """The main questions, then questions of other shapes: 2, 10 and 20 words drawn like
+    the corpus's, and 3-8 words from the commonest words only (long lists, low IDF)."""
+    import numpy as np
+
+    words = np.array(_words())
+    weights = _zipf_weights(len(words))
+    sets = {"main": questions(count)}
+    for n, name in ((2, "2-word"), (10, "10-word"), (20, "20-word")):
+        rng = np.random.default_rng(SEED + n)
+        sets[name] = [
+            " ".join(words[rng.choice(len(words), size=n, p=weights)]) for _ in range(count)
+        ]
+    rng = np.random.default_rng(SEED + COMMON)
+    sets["common"] = [
+        " ".join(words[rng.choice(COMMON, size=int(rng.integers(3, 9)))]) for _ in range(count)
+    ]
+    return sets
+
+
 def _peak_mb() -> float:
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -132,9 +158,12 @@ def job_build(corpus: str, index_dir: str) -> dict[str, Any]:
     assert report is not None
     size = sum(p.stat().st_size for p in report.directory.iterdir())
     peak = _peak_mb()
-    # Then one article more: only it is read and tokenised, the rest is reused.
+    # Then one article more (100 paragraphs, like the others): only it is read and
+    # tokenised, the rest is reused.
     extra = Path(corpus) / "zz-one-more.txt"
-    extra.write_text("Breaking: one more article arrived this morning, with news.\n")
+    extra.write_text(
+        "\n\n".join(f"Breaking: update {n} on the story arrived this morning." for n in range(100))
+    )
     try:
         started = time.perf_counter()
         grown = store.refresh()
@@ -162,22 +191,27 @@ def job_serve(directory: str, corpus: str, count: int) -> dict[str, Any]:
     started = time.perf_counter()
     index = SearchIndex(Path(directory))
     load = time.perf_counter() - started
-    asked = questions(count)
-    index.search(tokenize_question(asked[0]), 10)  # first touch of the mapped files
-    search_times, answer_times = [], []
-    for question in asked:
-        terms = tokenize_question(question)
-        t = time.perf_counter()
-        index.search(terms, 10)
-        search_times.append(time.perf_counter() - t)
+    sets = {name: [tokenize_question(q) for q in qs] for name, qs in query_sets(count).items()}
+    for terms in sets["main"][:5]:
+        index.search(terms, 10)  # first touch of the mapped files (and compiled code)
+    shapes = {}
+    for name, queries in sets.items():
+        times = []
+        for terms in queries:
+            t = time.perf_counter()
+            index.search(terms, 10)
+            times.append(time.perf_counter() - t)
+        shapes[name] = _percentiles(times)
     answerer = Answerer(lambda: index)
-    for question in asked:
+    answer_times = []
+    for question in questions(count):
         t = time.perf_counter()
         render_answer(answerer.answer(question))
         answer_times.append(time.perf_counter() - t)
     return {
         "load_s": load,
-        "search": _percentiles(search_times),
+        "search": shapes["main"],
+        "shapes": shapes,
         "answer": _percentiles(answer_times),
         "serve_peak_mb": _peak_mb(),
     }
@@ -185,25 +219,13 @@ def job_serve(directory: str, corpus: str, count: int) -> dict[str, Any]:
 
 def job_rank_bm25(directory: str, count: int) -> dict[str, Any]:
     import numpy as np
+    from peers import paragraph_tokens
     from rank_bm25 import BM25Okapi
 
     from index import bm25
     from index.analyzer import tokenize_question
-    from index.store import SearchIndex
 
-    index = SearchIndex(Path(directory))
-    forward = index.bm25.forward()
-    terms = index.terms
-    indptr = np.asarray(forward.indptr)
-    term_ids = np.asarray(forward.terms)
-    tfs = np.asarray(forward.tfs)
-    docs = []
-    for d in range(index.size):  # the very tokens citebot indexed (BM25 ignores order)
-        lo, hi = indptr[d], indptr[d + 1]
-        docs.append(
-            [terms[t] for t, n in zip(term_ids[lo:hi], tfs[lo:hi], strict=True) for _ in range(n)]
-        )
-    del index
+    docs = list(paragraph_tokens(directory))  # the very tokens citebot indexed
     started = time.perf_counter()
     reference = BM25Okapi(docs, k1=bm25.K1, b=bm25.B)
     build = time.perf_counter() - started
@@ -220,6 +242,47 @@ def job_rank_bm25(directory: str, count: int) -> dict[str, Any]:
     return {"build_s": build, "search": _percentiles(times), "peak_mb": _peak_mb(), "tops": tops}
 
 
+def job_peer_build(engine: str, directory: str, target: str) -> dict[str, Any]:
+    from peers import build_bm25s, build_tantivy
+
+    from index import bm25
+
+    if engine == "tantivy":
+        result = build_tantivy(directory, Path(target))
+    else:
+        result = build_bm25s(directory, Path(target), bm25.K1, bm25.B)
+    return {**result, "build_peak_mb": _peak_mb()}
+
+
+def job_compare(directory: str, tantivy_dir: str, bm25s_dir: str, count: int) -> dict[str, Any]:
+    """citebot, tantivy and bm25s in one process, each question asked of all three in turn."""
+    from peers import Peers, rss_mb
+
+    from index.analyzer import tokenize_question
+    from index.store import SearchIndex
+
+    before = rss_mb()
+    index = SearchIndex(Path(directory))
+    rss = {"citebot": rss_mb() - before}
+    peers = Peers(Path(tantivy_dir), Path(bm25s_dir))
+    rss.update(peers.rss_added)
+    engines = {"citebot": index.search, "tantivy": peers.tantivy, "bm25s": peers.bm25s_search}
+    sets = {name: [tokenize_question(q) for q in qs] for name, qs in query_sets(count).items()}
+    for terms in sets["main"][:5]:  # warm up: first touch of files, compiled code
+        for search in engines.values():
+            search(terms, 10)
+    shapes: dict[str, dict[str, Any]] = {}
+    for shape, queries in sets.items():
+        times: dict[str, list[float]] = {name: [] for name in engines}
+        for terms in queries:
+            for name, search in engines.items():
+                t = time.perf_counter()
+                search(terms, 10)
+                times[name].append(time.perf_counter() - t)
+        shapes[shape] = {name: _percentiles(ts) for name, ts in times.items()}
+    return {"shapes": shapes, "rss_added_mb": rss, "rss_end_mb": rss_mb()}
+
+
 def job_tops(directory: str, count: int) -> list[list[tuple[int, float]]]:
     from index.analyzer import tokenize_question
     from index.store import SearchIndex
@@ -228,12 +291,14 @@ def job_tops(directory: str, count: int) -> list[list[tuple[int, float]]]:
     return [index.search(tokenize_question(q), 10) for q in questions(count)]
 
 
-def _run_job(name: str, *args: Any) -> Any:
+def _run_job(name: str, *args: Any, code: str | None = None) -> Any:
+    env = {**os.environ, "CITEBOT_BENCH_CODE": code} if code else None
     done = subprocess.run(
         [sys.executable, __file__, "--job", name, json.dumps(args)],
         capture_output=True,
         text=True,
         check=False,
+        env=env,
     )
     if done.returncode != 0:
         raise RuntimeError(f"{name} failed:\n{done.stderr}")
@@ -251,15 +316,39 @@ def _same_top10(ours: list[list[Any]], theirs: list[list[Any]]) -> bool:
     return True
 
 
-def bench(size: int, workdir: Path, queries: int, reference_queries: int) -> dict[str, Any]:
+def bench(size: int, workdir: Path, args: argparse.Namespace) -> dict[str, Any]:
     corpus = workdir / f"corpus-{size}"
     started = time.perf_counter()
     generate(corpus, size)
     print(f"[{size}] corpus ready ({time.perf_counter() - started:.0f} s)", flush=True)
+    result: dict[str, Any] = {"paragraphs": size}
+    if args.baseline:  # the earlier code first, on the same corpus and questions
+        built = _run_job("build", str(corpus), str(workdir / f"base-{size}"), code=args.baseline)
+        served = _run_job(
+            "serve", built["directory"], str(corpus), args.queries, code=args.baseline
+        )
+        result["baseline"] = {**built, **served}
+        print(f"[{size}] baseline p50 {served['search']['p50_ms']:.2f} ms", flush=True)
     built = _run_job("build", str(corpus), str(workdir / f"index-{size}"))
     print(f"[{size}] built in {built['build_s']:.1f} s", flush=True)
-    served = _run_job("serve", built["directory"], str(corpus), queries)
+    served = _run_job("serve", built["directory"], str(corpus), args.queries)
     print(f"[{size}] search p50 {served['search']['p50_ms']:.2f} ms", flush=True)
+    result["citebot"] = {**built, **served}
+    if args.peers:
+        peers = {}
+        for engine in ("tantivy", "bm25s"):
+            target = str(workdir / f"{engine}-{size}")
+            peers[engine] = _run_job("peer_build", engine, built["directory"], target)
+            print(f"[{size}] {engine} built in {peers[engine]['build_s']:.1f} s", flush=True)
+        result["peers"] = peers
+        result["compare"] = _run_job(
+            "compare",
+            built["directory"],
+            str(workdir / f"tantivy-{size}"),
+            str(workdir / f"bm25s-{size}"),
+            args.queries,
+        )
+    reference_queries = args.queries if size <= 10_000 else 50
     reference = _run_job("rank_bm25", built["directory"], reference_queries)
     ours = _run_job("tops", built["directory"], reference_queries)
     same = _same_top10(ours, reference.pop("tops"))
@@ -267,39 +356,12 @@ def bench(size: int, workdir: Path, queries: int, reference_queries: int) -> dic
         f"[{size}] rank_bm25 p50 {reference['search']['p50_ms']:.1f} ms; same top 10: {same}",
         flush=True,
     )
-    return {
-        "paragraphs": size,
-        "citebot": {**built, **served},
-        "rank_bm25": reference,
-        "identical_top10": same,
-        "speedup_p50": reference["search"]["p50_ms"] / served["search"]["p50_ms"],
-    }
-
-
-def table(results: list[dict[str, Any]]) -> str:
-    rows = [
-        "| paragraphs | engine | build s | add one s | index MB | load s | peak MB build "
-        "| peak MB serve | query p50 ms | p95 ms | p99 ms | answer p50 ms | same top-10 |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
-    ]
-    for r in results:
-        c, ref = r["citebot"], r["rank_bm25"]
-        rows.append(
-            f"| {r['paragraphs']:,} | citebot | {c['build_s']:.1f} | {c.get('add_one_s', 0):.1f} | "
-            f"{c['index_mb']:.0f} | "
-            f"{c['load_s']:.2f} | {c['build_peak_mb']:.0f} | {c['serve_peak_mb']:.0f} | "
-            f"{c['search']['p50_ms']:.2f} | {c['search']['p95_ms']:.2f} | "
-            f"{c['search']['p99_ms']:.2f} | {c['answer']['p50_ms']:.2f} | "
-            f"{'yes' if r['identical_top10'] else 'NO'} |"
-        )
-        rows.append(
-            f"| {r['paragraphs']:,} | rank_bm25 | {ref['build_s']:.1f} | - | - | - | "
-            f"{ref['peak_mb']:.0f} | - | {ref['search']['p50_ms']:.1f} | "
-            f"{ref['search']['p95_ms']:.1f} | {ref['search']['p99_ms']:.1f} | - | "
-            f"({ref['search']['n']} queries) |"
-        )
-        rows.append(f"| | speed-up (p50) | | | | | | | **{r['speedup_p50']:.0f}x** | | | | |")
-    return "\n".join(rows)
+    result.update(
+        rank_bm25=reference,
+        identical_top10=same,
+        speedup_p50=reference["search"]["p50_ms"] / served["search"]["p50_ms"],
+    )
+    return result
 
 
 def main() -> None:
@@ -308,6 +370,8 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/citebot-bench"))
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results.json")
+    parser.add_argument("--peers", action="store_true", help="also tantivy and bm25s")
+    parser.add_argument("--baseline", help="also an earlier checkout of citebot (a folder)")
     parser.add_argument("--job", help=argparse.SUPPRESS)
     parser.add_argument("args", nargs="?", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -317,13 +381,12 @@ def main() -> None:
             "serve": job_serve,
             "rank_bm25": job_rank_bm25,
             "tops": job_tops,
+            "peer_build": job_peer_build,
+            "compare": job_compare,
         }
         print(json.dumps(jobs[args.job](*json.loads(args.args))))
         return
-    results = []
-    for size in (int(s) for s in args.sizes.split(",")):
-        reference_queries = args.queries if size <= 10_000 else (50 if size <= 100_000 else 5)
-        results.append(bench(size, args.workdir, args.queries, reference_queries))
+    results = [bench(int(s), args.workdir, args) for s in args.sizes.split(",")]
     machine = (
         f"{platform.machine()}, {os.cpu_count()} cores, "
         f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB, "
@@ -331,7 +394,7 @@ def main() -> None:
     )
     out = {"machine": machine, "date": time.strftime("%Y-%m-%d"), "results": results}
     args.out.write_text(json.dumps(out, indent=1))
-    print(f"\n{machine}\n\n{table(results)}")
+    print(f"\n{machine}\n\n{report.tables(results)}")
 
 
 if __name__ == "__main__":

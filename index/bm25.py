@@ -1,26 +1,21 @@
 """BM25 scoring with exactly the scores of ``rank_bm25.BM25Okapi``, at any corpus size.
 
 ``rank_bm25`` defines the scores (its k1, b, epsilon and IDF floor) but walks every
-paragraph in Python for every query term.  Here the per-(term, paragraph) part of the
-formula is fixed once the index is built, so it is stored twice:
-
-* a *forward* index (paragraph -> its terms and their counts), from which the exact
-  score of any given paragraph is computed in float64, as rank_bm25 computes it; and
-* *impact-ordered postings* (term -> paragraphs, highest weight first, float32), which
-  let a query read only the top of each term's list: once the k-th best score found so
-  far beats what the unread parts of all lists could still add, no unseen paragraph can
-  enter the top k, and the candidates left are scored exactly from the forward index.
-
-So a query costs what the top of its terms' postings cost, not what the corpus costs, and
-the ranking is rank_bm25's (the tests compare them).
+paragraph in Python for every query term.  Here each term's postings are kept in
+paragraph order (paragraph ids and term counts), with the term's largest per-posting
+weight, and a query is answered by MaxScore (``index.kernels``, compiled): lists whose
+upper bounds together cannot reach the k-th best score found so far are only looked up
+for the paragraphs the other lists bring up, and a paragraph is dropped as soon as what
+it could still gain cannot lift it into the top k.  Every paragraph that is scored gets
+rank_bm25's formula in float64, so the top k are rank_bm25's (the tests compare them),
+and a query costs what its postings cost, never what the corpus costs.
 """
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -34,13 +29,7 @@ K1 = 0.7
 B = 0.75
 EPSILON = 0.25
 
-FIRST_CHUNK = 2048  # postings read from each list before the first stopping check
-SLACK = 1e-5  # relative margin for float32 weights when deciding what can be skipped
-MAX_RESCORE = 4000  # paragraphs scored exactly at the end; with more in doubt, read on
-SAMPLE = 1024  # paragraphs with the best partial sums scored exactly in each round
-SWEEP_SHARE = 64  # past reading n/SWEEP_SHARE postings, scan the scratch arrays whole
-DENSE_FROM = 100_000  # paragraphs from which the most common terms get dense rows
-DENSE_SHARE = 4  # ... those in at least one paragraph in DENSE_SHARE
+BOUND_SLACK = 1e-6  # relative margin on each term's upper bound (stored in float32)
 
 
 def okapi_idf(
@@ -102,37 +91,21 @@ def forward_from_tokens(docs: Iterable[Sequence[str]], vocab: dict[str, int]) ->
 
 
 @dataclass
-class _Cursor:
-    """How far a query has read one term's impact-ordered postings."""
-
-    weight: float  # the term's query weight (IDF times repeats)
-    end: int
-    read: int
-    dense: int = -1  # its row in ``dense_rows``; such lists are not read posting by posting
-
-
-@dataclass
 class BM25Index:
     doc_len: npt.NDArray[np.int32]
     avgdl: float
     idf: npt.NDArray[np.float64]
-    indptr: npt.NDArray[np.int64]  # n_terms + 1, into both kinds of postings
-    impact_ids: npt.NDArray[np.int32]  # per term, by weight, highest first
-    impact_weights: npt.NDArray[np.float32]
-    doc_ids: npt.NDArray[np.int32]  # per term, by paragraph: for exact look-ups
-    doc_tfs: npt.NDArray[np.uint16]
-    # The weights of the most common terms as whole rows over all paragraphs: adding a
-    # row is far cheaper than scattering a list that covers a quarter of the corpus.
-    dense_terms: npt.NDArray[np.int32] = field(default_factory=lambda: np.zeros(0, np.int32))
-    dense_rows: npt.NDArray[np.float32] = field(
-        default_factory=lambda: np.zeros((0, 0), np.float32)
-    )
+    indptr: npt.NDArray[np.int64]  # n_terms + 1, into the postings
+    doc_ids: npt.NDArray[np.int32]  # per term, by paragraph
+    doc_tfs: npt.NDArray[np.unsignedinteger[Any]]  # uint8 when every count fits
+    max_weight: npt.NDArray[np.float32]  # per term: its largest tf part, tf(k1+1)/(tf+norm)
     k1: float = K1
     b: float = B
 
     def __post_init__(self) -> None:
-        self._local = threading.local()
-        self._dense_row = {int(t): i for i, t in enumerate(self.dense_terms)}
+        # Each paragraph's length part of the formula, as rank_bm25 computes it.
+        dl = np.asarray(self.doc_len, np.float64)
+        self.norm = self.k1 * (1 - self.b + self.b * dl / max(self.avgdl, 1e-300))
 
     @property
     def n_docs(self) -> int:
@@ -148,8 +121,6 @@ class BM25Index:
         np.cumsum(np.bincount(self.doc_ids, minlength=self.n_docs), out=indptr[1:])
         return Forward(indptr, term_of[order], np.asarray(self.doc_tfs)[order])
 
-    # -- exact scoring -------------------------------------------------------------------
-
     def _query_weights(self, term_ids: Sequence[int]) -> dict[int, float]:
         """Each distinct term's weight: its IDF times how often the query repeats it."""
         return {t: c * float(self.idf[t]) for t, c in Counter(term_ids).items()}
@@ -157,12 +128,8 @@ class BM25Index:
     def exact_scores(
         self, docs: npt.NDArray[np.integer[Any]], weights: dict[int, float]
     ) -> npt.NDArray[np.float64]:
-        """rank_bm25's score of each paragraph in ``docs``, looked up term by term.
-
-        The terms are added in the same order for every paragraph, so two paragraphs with
-        the same counts and length get bit-identical scores and tie exactly, as in
-        rank_bm25.
-        """
+        """rank_bm25's score of each paragraph in ``docs``, looked up term by term (for
+        checks: ``top_k`` computes the same values in its compiled loop)."""
         scores = np.zeros(len(docs))
         if not len(docs) or not weights:
             return scores
@@ -189,146 +156,46 @@ class BM25Index:
             scores[touched] = self.exact_scores(touched, weights)
         return scores
 
-    # -- top k with early termination -------------------------------------------------------
-
-    def _buffers(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.uint16]]:
-        """Per-thread scratch arrays: partial scores, and which lists each paragraph was
-        met in (kept zeroed between queries)."""
-        acc = getattr(self._local, "acc", None)
-        if acc is None or len(acc) != self.n_docs:
-            acc = np.zeros(self.n_docs)
-            self._local.acc = acc
-            self._local.seen_in = np.zeros(self.n_docs, np.uint16)
-        return acc, self._local.seen_in
-
-    def _read_rest(self, lists: list[_Cursor], acc: npt.NDArray[np.float64]) -> None:
-        for cursor in lists:
-            if cursor.dense >= 0 and cursor.read < cursor.end:  # never read in part
-                acc += cursor.weight * self.dense_rows[cursor.dense]
-                cursor.read = cursor.end
-        ids = [self.impact_ids[c.read : c.end] for c in lists if c.read < c.end]
-        gains = [c.weight * self.impact_weights[c.read : c.end] for c in lists if c.read < c.end]
-        if ids:
-            acc += np.bincount(
-                np.concatenate(ids), weights=np.concatenate(gains), minlength=self.n_docs
-            )
-        for cursor in lists:
-            cursor.read = cursor.end
-
     def top_k(self, term_ids: Sequence[int], k: int) -> list[tuple[int, float]]:
-        """The k best paragraphs with a score above 0, best first, ties by paragraph.
-
-        Reads each term's postings best-first in growing chunks, scoring exactly the
-        paragraphs with the best partial sums so far: the k-th best of those is a lower
-        bound of the k-th best overall.  A paragraph can still gain, from each list it has
-        not been met in, at most that list's next weight; once that cannot lift any
-        unread or half-read paragraph to the bound, the few left in doubt are scored
-        exactly and the search stops.
-        """
-        weights = {t: w for t, w in self._query_weights(term_ids).items() if w > 0}
-        if not weights or k <= 0:
+        """The k best paragraphs with a score above 0, best first, ties by paragraph."""
+        weights = self._query_weights(term_ids)
+        chosen = [
+            (t, w) for t, w in weights.items() if w > 0 and self.indptr[t + 1] > self.indptr[t]
+        ]
+        if not chosen or k <= 0:
             return []
-        lists: list[_Cursor] = []
-        for term, weight in weights.items():
-            start, end = int(self.indptr[term]), int(self.indptr[term + 1])
-            if end > start:
-                lists.append(_Cursor(weight, end, start, self._dense_row.get(term, -1)))
-        tracked = min(len(lists), 16)  # lists marked per paragraph; the rest count as unmet
-        combos = np.arange(1 << tracked, dtype=np.int64)
-        bits = (combos[:, None] >> np.arange(tracked)) & 1
-        acc, seen_in = self._buffers()
-        read: list[npt.NDArray[Any]] = []
-        read_total = 0
-        chunk = FIRST_CHUNK
-        scored = np.zeros(0, np.int64)  # paragraphs scored exactly, and their scores
-        values = np.zeros(0, np.float64)
-        try:
-            while True:
-                heads = []  # the best new postings of each list this round
-                if chunk > self.n_docs // 8:
-                    # Deep into long lists: reading the rest in one vectorised pass costs
-                    # less than further rounds (every paragraph is then fully scored).
-                    self._read_rest(lists, acc)
-                    read_total = self.n_docs  # the scratch arrays are cleared in full
-                for j, cursor in enumerate(lists):
-                    if cursor.read >= cursor.end or cursor.dense >= 0:
-                        continue
-                    # Short lists are read whole at once: cheaper than coming back.
-                    size = chunk if cursor.end - cursor.read > 2 * chunk else cursor.end
-                    stop = min(cursor.end, cursor.read + size)
-                    ids = self.impact_ids[cursor.read : stop]
-                    acc[ids] += cursor.weight * self.impact_weights[cursor.read : stop]
-                    if j < tracked:
-                        seen_in[ids] |= np.uint16(1 << j)
-                    read.append(ids)
-                    heads.append(ids[:SAMPLE])
-                    read_total += stop - cursor.read
-                    cursor.read = stop
-                next_gain = np.array(
-                    [
-                        c.weight * float(self.impact_weights[c.read]) if c.read < c.end else 0.0
-                        for c in lists
-                    ]
-                ) * (1 + SLACK)
-                remaining = float(next_gain.sum())
-                # Score exactly the most promising paragraphs met this round.
-                if heads:
-                    fresh = np.unique(np.concatenate(heads))
-                    fresh = fresh[~np.isin(fresh, scored, assume_unique=True)]
-                    if len(fresh) > SAMPLE:
-                        fresh = fresh[np.argpartition(-acc[fresh], SAMPLE)[:SAMPLE]]
-                    if len(fresh):
-                        fresh = np.sort(fresh).astype(np.int64)
-                        scored = np.concatenate([scored, fresh])
-                        values = np.concatenate([values, self.exact_scores(fresh, weights)])
-                threshold = 0.0
-                if len(values) >= k:
-                    threshold = float(np.partition(values, len(values) - k)[len(values) - k])
-                floor = threshold * (1 - SLACK)
-                unread_dense = sum(
-                    float(g) for g, c in zip(next_gain, lists, strict=True) if c.dense >= 0
-                )
-                if unread_dense and unread_dense >= floor and chunk <= self.n_docs // 8:
-                    chunk = self.n_docs  # common terms decide it: finish in one dense pass
-                    continue
-                if remaining == 0 or (len(values) >= k and remaining < floor):
-                    # Nothing unread can reach the top k; a paragraph met in some lists
-                    # can still gain the next weight of each list it was not met in.
-                    least = max(floor - remaining, 1e-300)
-                    if read_total > self.n_docs // SWEEP_SHARE:
-                        near = np.flatnonzero(acc >= least)
-                    else:
-                        touched = np.unique(np.concatenate(read))
-                        read = [touched]
-                        near = touched[acc[touched] >= least]
-                    already = bits @ next_gain[:tracked]
-                    reachable = acc[near] + remaining - already[seen_in[near]]
-                    doubtful = near[reachable * (1 + SLACK) >= floor]
-                    doubtful = doubtful[~np.isin(doubtful, scored, assume_unique=True)]
-                    if remaining == 0 and len(doubtful) > max(MAX_RESCORE, k):
-                        # All read: the partial sums are the scores (to float32 precision),
-                        # so only those near the k-th best need scoring exactly.
-                        approx = acc[doubtful]
-                        kth = float(np.partition(approx, len(approx) - k)[len(approx) - k])
-                        doubtful = doubtful[approx >= kth * (1 - SLACK)]
-                    if remaining == 0 or len(doubtful) <= MAX_RESCORE:
-                        if len(doubtful):
-                            doubtful = np.sort(doubtful).astype(np.int64)
-                            scored = np.concatenate([scored, doubtful])
-                            more = self.exact_scores(doubtful, weights)
-                            values = np.concatenate([values, more])
-                        break
-                chunk *= 4
-        finally:
-            if read_total > self.n_docs // SWEEP_SHARE:
-                acc.fill(0.0)
-                seen_in.fill(0)
-            else:
-                for ids in read:
-                    acc[ids] = 0.0
-                    seen_in[ids] = 0
-        order = np.lexsort((scored, -values))
-        return [(int(scored[i]), float(values[i])) for i in order[:k] if values[i] > 0]
+        bounds = np.array([w * float(self.max_weight[t]) for t, w in chosen])
+        bounds *= 1 + BOUND_SLACK
+        # Lists leave the essential set in this order as the k-th best score grows: those
+        # saving the most postings per unit of bound first (a greedy knapsack), so a very
+        # common term with a large weight (rank_bm25's IDF floor, or a repeated word)
+        # stops being walked as soon as it can, not last.
+        lengths = np.array([float(self.indptr[t + 1] - self.indptr[t]) for t, _ in chosen])
+        order = np.argsort(-lengths / bounds, kind="stable")
+        from index import kernels  # numba (~130 MB) only in processes that search
+
+        terms = np.array([chosen[i][0] for i in order], np.int64)
+        docs, scores = kernels.maxscore_top_k(
+            self.doc_ids,
+            self.doc_tfs,
+            self.norm,
+            np.asarray(self.indptr[terms], np.int64),
+            np.asarray(self.indptr[terms + 1], np.int64),
+            np.array([chosen[i][1] for i in order]),
+            bounds[order],
+            np.argsort(order).astype(np.int64),  # query order -> place in ``order``
+            float(self.k1),
+            int(k),
+        )
+        ranked = np.lexsort((docs, -scores))
+        return [(int(docs[i]), float(scores[i])) for i in ranked]
+
+
+def warm_up() -> None:
+    """Load (or compile, after an install) the query loop before the first question."""
+    tiny = build(forward_from_tokens([["a", "b"], ["a"], ["c"]], {}), n_terms=3)
+    tiny.doc_ids.flags.writeable = tiny.doc_tfs.flags.writeable = False  # as when mapped
+    tiny.top_k([0, 1], 1)
 
 
 def build(
@@ -338,57 +205,132 @@ def build(
     epsilon: float = EPSILON,
     n_terms: int | None = None,
 ) -> BM25Index:
-    """Weights, IDF and both kinds of postings from a forward index."""
-    n_docs = forward.n_docs
+    """IDF, paragraph-ordered postings and each term's largest weight from a forward index."""
     n_terms = (
         int(forward.terms.max()) + 1 if n_terms is None and len(forward.terms) else (n_terms or 0)
     )
-    doc_len = forward.doc_len().astype(np.int32)
-    avgdl = float(doc_len.sum()) / n_docs if n_docs else 0.0
-    df = np.bincount(forward.terms, minlength=n_terms).astype(np.int64)
-    idf = okapi_idf(df, n_docs, epsilon)
-    owner = np.repeat(np.arange(n_docs, dtype=np.int32), np.diff(forward.indptr))
-    tf = forward.tfs.astype(np.float32)
-    norm = (k1 * (1 - b + b * doc_len.astype(np.float64) / max(avgdl, 1e-9))).astype(np.float32)
-    weights = tf * np.float32(k1 + 1) / (tf + norm[owner])
-    del tf
+    owner = np.repeat(np.arange(forward.n_docs, dtype=np.int32), np.diff(forward.indptr))
     # By term, keeping paragraph order within each term (the forward index is in it).
     by_term = np.argsort(forward.terms, kind="stable")
-    doc_ids = owner[by_term]
-    doc_tfs = np.asarray(forward.tfs)[by_term]
-    doc_weights = weights[by_term]
-    del by_term, owner, weights
-    # Then each term's postings by weight, highest first: one sort per term is cheaper
-    # than one sort of everything on a (term, weight) key.
     indptr = np.zeros(n_terms + 1, np.int64)
-    np.cumsum(df, out=indptr[1:])
-    by_impact = np.arange(len(doc_ids), dtype=np.int64)
-    for term in np.flatnonzero(df > 1).tolist():
-        start, end = int(indptr[term]), int(indptr[term + 1])
-        by_impact[start:end] = start + np.argsort(-doc_weights[start:end], kind="stable")
-    impact_ids = doc_ids[by_impact]
-    impact_weights = doc_weights[by_impact]
-    del by_impact
-    dense_terms = (
-        np.flatnonzero(df >= n_docs // DENSE_SHARE).astype(np.int32)
-        if n_docs >= DENSE_FROM
-        else np.zeros(0, np.int32)
+    np.cumsum(np.bincount(forward.terms, minlength=n_terms), out=indptr[1:])
+    doc_ids = owner[by_term]
+    del owner
+    doc_tfs = np.asarray(forward.tfs)[by_term]
+    del by_term
+    return from_postings(
+        doc_ids, doc_tfs, indptr, forward.doc_len().astype(np.int32), k1, b, epsilon
     )
-    dense_rows = np.zeros((len(dense_terms), n_docs), np.float32)
-    for row, dense_term in enumerate(dense_terms.tolist()):
-        start, end = int(indptr[dense_term]), int(indptr[dense_term + 1])
-        dense_rows[row, doc_ids[start:end]] = doc_weights[start:end]
+
+
+def from_postings(
+    doc_ids: npt.NDArray[np.int32],
+    doc_tfs: npt.NDArray[np.unsignedinteger[Any]],
+    indptr: npt.NDArray[np.int64],
+    doc_len: npt.NDArray[np.int32],
+    k1: float = K1,
+    b: float = B,
+    epsilon: float = EPSILON,
+) -> BM25Index:
+    """The index over postings already grouped by term, in paragraph order within each:
+    the collection statistics (N, average length, IDF) and each term's largest weight.
+
+    Counts are stored in one byte when every count fits (any paragraph of real prose):
+    an eighth less to store and to read per posting, with the same exact scores."""
+    if doc_tfs.dtype != np.uint8 and (not len(doc_tfs) or int(doc_tfs.max()) <= 255):
+        doc_tfs = doc_tfs.astype(np.uint8)
+    n_docs = len(doc_len)
+    avgdl = float(doc_len.sum()) / n_docs if n_docs else 0.0
+    df = np.diff(indptr)
+    idf = okapi_idf(df, n_docs, epsilon)
+    norm = (k1 * (1 - b + b * doc_len.astype(np.float64) / max(avgdl, 1e-9))).astype(np.float32)
+    tf = doc_tfs.astype(np.float32)
+    weights = tf * np.float32(k1 + 1) / (tf + norm[doc_ids])
+    del tf
+    max_weight = np.zeros(len(df), np.float32)
+    present = np.flatnonzero(df > 0)
+    if len(present):
+        max_weight[present] = np.maximum.reduceat(weights, indptr[present])
     return BM25Index(
         doc_len=doc_len,
         avgdl=avgdl,
         idf=idf,
         indptr=indptr,
-        impact_ids=impact_ids,
-        impact_weights=impact_weights,
         doc_ids=doc_ids,
         doc_tfs=doc_tfs,
-        dense_terms=dense_terms,
-        dense_rows=dense_rows,
+        max_weight=max_weight,
         k1=k1,
         b=b,
     )
+
+
+def merge(
+    previous: BM25Index,
+    remap: npt.NDArray[np.int32],
+    added: Forward,
+    added_ids: npt.NDArray[np.int32],
+    n_docs: int,
+    n_terms: int,
+    k1: float = K1,
+    b: float = B,
+    epsilon: float = EPSILON,
+) -> BM25Index:
+    """The index after a change, without sorting every posting again.
+
+    ``remap`` gives each previous paragraph its new id (-1: removed); ``added`` holds the
+    new paragraphs, whose ids are ``added_ids`` (ascending); together they are all
+    ``n_docs`` paragraphs.  Kept postings stay in order
+    (ids only move together while articles keep their order); each new posting is put in
+    place by a binary search within its term, so a rebuild after adding an article costs
+    a few passes over the postings instead of a sort of all of them.
+    """
+    old_df = np.diff(previous.indptr)
+    kept_ids = np.asarray(previous.doc_ids)
+    kept_tfs = np.asarray(previous.doc_tfs)
+    if not np.array_equal(remap, np.arange(len(remap))):
+        kept_ids = remap[kept_ids]
+        if (remap < 0).any():
+            keep = kept_ids >= 0
+            present = np.flatnonzero(old_df > 0)
+            old_df = old_df.copy()
+            if len(present):
+                old_df[present] = np.add.reduceat(keep, previous.indptr[present], dtype=np.int64)
+            kept_ids, kept_tfs = kept_ids[keep], kept_tfs[keep]
+            del keep
+        alive = remap[remap >= 0]
+        if len(alive) and (np.diff(alive) <= 0).any():  # articles changed order: sort again
+            terms_of = np.repeat(np.arange(len(old_df), dtype=np.int32), old_df)
+            order = np.lexsort((kept_ids, terms_of))
+            kept_ids, kept_tfs = kept_ids[order], kept_tfs[order]
+            del terms_of, order
+    kept_df = np.zeros(n_terms, np.int64)
+    kept_df[: len(old_df)] = old_df
+    owner = np.repeat(added_ids, np.diff(added.indptr))
+    by_term = np.argsort(added.terms, kind="stable")
+    new_terms, new_ids, new_tfs = added.terms[by_term], owner[by_term], added.tfs[by_term]
+    del owner, by_term
+    indptr = np.zeros(n_terms + 1, np.int64)
+    np.cumsum(kept_df + np.bincount(new_terms, minlength=n_terms), out=indptr[1:])
+    kept_indptr = np.concatenate(([0], np.cumsum(kept_df)))
+    places = np.empty(len(new_terms), np.int64)
+    starts = np.flatnonzero(np.diff(new_terms, prepend=-1)).tolist()  # one run per term
+    for i, start in enumerate(starts):
+        end = starts[i + 1] if i + 1 < len(starts) else len(new_terms)
+        term = int(new_terms[start])
+        kept = kept_ids[kept_indptr[term] : kept_indptr[term + 1]]
+        before = np.searchsorted(kept, new_ids[start:end])
+        places[start:end] = indptr[term] + before + np.arange(end - start)
+    doc_ids = np.empty(int(indptr[-1]), np.int32)
+    doc_tfs = np.empty(int(indptr[-1]), np.uint16)
+    old_slots = np.ones(len(doc_ids), bool)
+    old_slots[places] = False
+    doc_ids[old_slots] = kept_ids
+    doc_tfs[old_slots] = kept_tfs
+    del old_slots
+    doc_ids[places] = new_ids
+    doc_tfs[places] = new_tfs
+    doc_len = np.zeros(n_docs, np.int32)
+    moved = remap >= 0
+    doc_len[remap[moved]] = np.asarray(previous.doc_len)[moved]
+    doc_len[added_ids] = added.doc_len()
+    return from_postings(doc_ids, doc_tfs, indptr, doc_len, k1, b, epsilon)

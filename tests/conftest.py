@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from index import watch
+
 REPO = Path(__file__).resolve().parent.parent
 SEED_CORPUS = REPO / "corpus"
 DEV_SET = REPO / "tests" / "data" / "dev.jsonl"  # a copy of shared/eval/dev.jsonl
@@ -75,6 +77,14 @@ def citebot_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
     return home
+
+
+@pytest.fixture(autouse=True)
+def no_lingering_watchers() -> Iterator[None]:
+    """An index store's watcher thread must not look at (and log about) a test's corpus
+    after that test has ended."""
+    yield
+    watch.stop_all(timeout=30)
 
 
 @pytest.fixture

@@ -21,12 +21,9 @@ def _index(docs: list[list[str]]) -> tuple[bm25.BM25Index, dict[str, int]]:
     return bm25.build(forward, n_terms=len(vocab)), vocab
 
 
-def _compare(
-    docs: list[list[str]], queries: list[list[str]], k: int = 10, dense: bool = False
-) -> None:
+def _compare(docs: list[list[str]], queries: list[list[str]], k: int = 10) -> None:
     reference = BM25Okapi(docs, k1=bm25.K1, b=bm25.B)
     index, vocab = _index(docs)
-    assert bool(len(index.dense_terms)) == dense
     for query in queries:
         expected = reference.get_scores(query)
         ids = [vocab[t] for t in query if t in vocab]
@@ -60,12 +57,8 @@ def test_equal_to_rank_bm25_on_the_seed_corpus() -> None:
     _compare(docs, queries)
 
 
-@pytest.mark.parametrize("dense", [False, True], ids=["postings", "dense-common-terms"])
-def test_equal_to_rank_bm25_on_a_generated_corpus_of_10000_paragraphs(
-    dense: bool, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    if dense:  # the most common terms as dense rows, as in corpora of 100k paragraphs up
-        monkeypatch.setattr(bm25, "DENSE_FROM", 0)
+@pytest.mark.parametrize("k", [1, 10, 50])
+def test_equal_to_rank_bm25_on_a_generated_corpus_of_10000_paragraphs(k: int) -> None:
     rng = np.random.default_rng(7)
     vocabulary = np.array([f"w{i}" for i in range(5000)])
     weights = 1.0 / np.arange(1, 5001) ** 1.1
@@ -78,7 +71,19 @@ def test_equal_to_rank_bm25_on_a_generated_corpus_of_10000_paragraphs(
     queries += [list(rng.choice(vocabulary, size=5, p=weights)) for _ in range(25)]  # common
     queries.append(["w0", "w0", "w1"])  # a repeated term counts twice, as in rank_bm25
     queries.append(["w0", "w1", "w2", "w3"])  # only the longest lists: the hardest case
-    _compare(docs, queries, dense=dense)
+    queries += [list(rng.choice(vocabulary, size=20, p=weights)) for _ in range(5)]  # long
+    queries += [list(rng.choice(vocabulary[:12], size=4)) for _ in range(5)]  # common only
+    queries.append(["w4999", "w0"])  # a rare term with the commonest
+    _compare(docs, queries, k=k)
+
+
+def test_paragraphs_that_tie_are_ranked_by_position_as_rank_bm25_does() -> None:
+    rng = np.random.default_rng(3)
+    base = [f"w{i}" for i in range(30)]
+    docs = [list(rng.choice(base, size=8)) for _ in range(300)]
+    docs += [["alpha", "beta", "w1"]] * 40  # forty identical paragraphs, all in the top
+    docs += [["alpha", "w2", "w3"]] * 5
+    _compare(docs, [["alpha", "beta"], ["alpha"], ["beta", "w1", "alpha"]], k=10)
 
 
 def test_idf_floor_and_the_exactly_half_quirk() -> None:
@@ -110,3 +115,12 @@ def test_the_index_on_disk_ranks_as_rank_bm25_does(tmp_path: Path) -> None:
         found = index.search(terms, 10)
         assert [i for i, _ in found] == ranked
         assert all(abs(s - expected[i]) <= 1e-6 * expected[i] for i, s in found)
+
+
+def test_a_word_repeated_hundreds_of_times_in_one_paragraph_still_counts_exactly() -> None:
+    docs = [["spam"] * 300 + ["eggs"], ["spam", "ham"], ["eggs", "ham"], ["toast"]] * 3
+    index, _ = _index(docs)
+    assert index.doc_tfs.dtype == np.uint16 and int(index.doc_tfs.max()) == 300
+    _compare(docs, [["spam"], ["spam", "eggs"], ["ham", "spam"]], k=5)
+    small, _ = _index([["spam", "spam"], ["eggs"]])
+    assert small.doc_tfs.dtype == np.uint8  # one byte a count when they all fit

@@ -12,8 +12,8 @@ from index.store import IndexStore, SearchIndex
 
 INDEX_FILES = [
     "offsets.npy",
-    "paragraphs.jsonl",
-    "impact_ids.npy",
+    "paragraphs.zz",
+    "doc_ids.npy",
     "idf.npy",
     "doc_len.npy",
     "vocab.json",
@@ -50,11 +50,11 @@ def test_changed_bytes_of_the_same_length_are_found_by_their_checksum(
     corpus: Path, tmp_path: Path
 ) -> None:
     index = IndexStore(corpus, tmp_path / "index").current()
-    path = index.directory / "paragraphs.jsonl"
+    path = index.directory / "paragraphs.zz"
     data = bytearray(path.read_bytes())
     data[10:14] = b"XXXX"
     path.write_bytes(bytes(data))
-    with pytest.raises(integrity.DamagedIndex, match="paragraphs.jsonl does not match"):
+    with pytest.raises(integrity.DamagedIndex, match="paragraphs.zz does not match"):
         integrity.verify(index.directory)
     assert IndexStore(corpus, tmp_path / "index").refresh() is not None
 
@@ -64,7 +64,7 @@ def test_rebuild_never_reads_the_previous_index(
 ) -> None:
     store = IndexStore(corpus, tmp_path / "index")
     old = store.current()
-    (old.directory / "paragraphs.jsonl").write_bytes(b'{"n": 1, "h": "", "t": "trunc')
+    (old.directory / "paragraphs.zz").write_bytes(b'{"n": 1, "h": "", "t": "trunc')
     old.close()
 
     def refuse(*args: object, **kwargs: object) -> None:

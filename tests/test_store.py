@@ -1,13 +1,19 @@
 from __future__ import annotations
 
+import gc
 import json
 import os
 import pickle
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from index import store as store_module
+from index import tokenising, writer
 from index.documents import CorpusError
 from index.store import IndexStore, IndexUnavailable
 
@@ -21,7 +27,10 @@ class FakeClock:
 
 
 def _store(corpus: Path, tmp_path: Path, clock: FakeClock | None = None) -> IndexStore:
-    return IndexStore(corpus, tmp_path / "index", check_interval=1.0, clock=clock or FakeClock())
+    """A store that looks at the corpus on the asking thread, when the fake clock says."""
+    return IndexStore(
+        corpus, tmp_path / "index", check_interval=1.0, clock=clock or FakeClock(), watch=False
+    )
 
 
 def _texts(index: store_module.SearchIndex) -> str:
@@ -137,14 +146,14 @@ def test_a_file_vanishing_mid_build_is_named(
     store = _store(corpus, tmp_path)
     store.current()
     victim = corpus / "003_995cb40eb3369109.txt"
-    real_load = store_module.load_article
+    real_load = tokenising.load_article
 
     def vanish_before_reading(corpus_dir: Path, path: Path, *args: object) -> object:
         if path == victim:
             victim.unlink()  # listed, then gone before it could be read
         return real_load(corpus_dir, path, *args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(store_module, "load_article", vanish_before_reading)
+    monkeypatch.setattr(tokenising, "load_article", vanish_before_reading)
     victim.write_text(victim.read_text() + "\nAn update.\n")  # changed, so read again
     store.refresh(force=True)
     assert store.problems() == [
@@ -160,9 +169,9 @@ def test_files_deleted_during_a_parallel_build_are_named_not_a_crash(
     corpus.mkdir()
     for n in range(70):
         (corpus / f"a{n:03d}.txt").write_text(f"Widget maker sold {n} units in week {n}.\n")
-    real_files = store_module.article_files
+    real_files = writer.article_files
     ghosts = [corpus / "ghost1.txt", corpus / "ghost2.md"]  # listed, deleted before reading
-    monkeypatch.setattr(store_module, "article_files", lambda d: [*real_files(d), *ghosts])
+    monkeypatch.setattr(writer, "article_files", lambda d: [*real_files(d), *ghosts])
     report = store_module.build_index(corpus, tmp_path / "p", workers=2)
     assert report.articles == 70
     assert sorted(str(e) for e in report.skipped) == [
@@ -195,9 +204,9 @@ def test_a_missing_corpus_folder_is_a_clear_error(tmp_path: Path) -> None:
 def test_index_arrays_are_memory_mapped_not_pickled(corpus: Path, tmp_path: Path) -> None:
     index = _store(corpus, tmp_path).current()
     assert not list(index.directory.glob("*.pkl")) and not list(index.directory.glob("*.pickle"))
-    for array in (index.bm25.impact_ids, index.bm25.doc_ids):
+    for array in (index.bm25.doc_tfs, index.bm25.doc_ids):
         assert not array.flags.owndata and type(array.base).__name__ in ("memmap", "mmap")
-    assert os.path.getsize(index.directory / "paragraphs.jsonl") > 0
+    assert os.path.getsize(index.directory / "paragraphs.zz") > 0
 
 
 def test_adding_an_article_tokenises_only_that_article(corpus: Path, tmp_path: Path) -> None:
@@ -239,3 +248,108 @@ def test_many_files_are_tokenised_in_parallel_with_the_same_result(tmp_path: Pat
     b = store_module.SearchIndex(parallel.directory)
     for query in (["red", "widget"], ["gadget"], ["unit", "week", "42"]):
         assert a.search(query, 10) == b.search(query, 10)
+
+
+def _until(condition: Callable[[], bool], seconds: float = 30.0) -> bool:
+    """Poll ``condition`` until it holds or the deadline passes (no fixed sleep)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        threading.Event().wait(0.005)
+    return True
+
+
+def test_the_watcher_picks_up_new_articles_and_no_question_scans_the_corpus(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scanned_on: list[str] = []
+    real_fingerprint = store_module.corpus_fingerprint
+
+    def fingerprint(directory: Path) -> str:
+        scanned_on.append(threading.current_thread().name)
+        return real_fingerprint(directory)
+
+    monkeypatch.setattr(store_module, "corpus_fingerprint", fingerprint)
+    store = IndexStore(corpus, tmp_path / "index", check_interval=0.01)
+    try:
+        first = store.current()  # the very first call loads or builds on the asking thread
+        asked_on = threading.current_thread().name
+        scanned_on.clear()
+        assert store.watching
+        (corpus / "new.txt").write_text("Zebras invaded the trading floor on Tuesday morning.\n")
+        assert _until(lambda: "new" in store.current().articles)
+        assert "Zebras" in _texts(store.current()) and "new" not in first.articles
+        assert scanned_on and asked_on not in scanned_on  # every look was the watcher's
+    finally:
+        store.close()
+    assert not store.watching
+
+
+def test_questions_are_answered_from_the_old_index_while_a_rebuild_runs(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = IndexStore(corpus, tmp_path / "index", check_interval=0.01)
+    old = store.current()
+    started, release = threading.Event(), threading.Event()
+    real_build = store_module.build_index
+
+    def slow_build(*args: Any, **kwargs: Any) -> Any:
+        started.set()
+        release.wait(30)
+        return real_build(*args, **kwargs)
+
+    monkeypatch.setattr(store_module, "build_index", slow_build)
+    try:
+        (corpus / "new.txt").write_text("Zebras invaded the trading floor on Tuesday morning.\n")
+        assert started.wait(30)  # the watcher is rebuilding ...
+        for _ in range(3):  # ... and every question is answered at once, from the old index
+            assert store.current() is old
+            assert old.passage(0).text  # its paragraphs stay readable
+        release.set()
+        assert _until(lambda: "new" in store.current().articles)
+        assert old.passage(0).text == store.current().passage(0).text  # still readable
+    finally:
+        release.set()
+        store.close()
+
+
+def test_a_dropped_store_stops_its_watcher(corpus: Path, tmp_path: Path) -> None:
+    store = IndexStore(corpus, tmp_path / "index", check_interval=0.01)
+    store.current()
+    watcher = store._watcher
+    assert watcher is not None and watcher.running
+    del store
+    gc.collect()
+    assert _until(lambda: not watcher.running)
+
+
+def test_a_rebuild_after_adding_removing_and_changing_articles_equals_a_fresh_build(
+    tmp_path: Path,
+) -> None:
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    colours = ["red", "blue", "green", "amber", "violet"]
+    for n in range(30):
+        (corpus / f"a{n:03d}.txt").write_text(
+            f"Story {n} about widgets number {n % 7} and gadgets.\n\n"
+            f"The {colours[n % 5]} widget maker sold {n} units in week {n}.\n"
+        )
+    store = IndexStore(corpus, tmp_path / "i", watch=False)
+    store.current()
+    (corpus / "a010b.txt").write_text("Zebras and red widgets invaded the gadget fair.\n")  # middle
+    (corpus / "zz.txt").write_text("A violet zebra sold gadgets to the widget maker.\n")  # end
+    (corpus / "a004.txt").unlink()
+    (corpus / "a020.txt").write_text("The amber gadget maker closed for the week.\n")
+    report = store.refresh()
+    assert report is not None and report.tokenised == 3  # the other 28 were reused
+    grown = store.current()
+    fresh = IndexStore(corpus, tmp_path / "fresh", watch=False).current()
+    assert [grown.passage(i).text for i in range(grown.size)] == [
+        fresh.passage(i).text for i in range(fresh.size)
+    ]
+    for term in fresh.terms:
+        assert grown.doc_freq(term) == fresh.doc_freq(term)
+        assert grown.idf(term) == fresh.idf(term)
+    for query in (["zebra"], ["red", "widget"], ["gadget", "maker", "week"], ["amber", "unit"]):
+        assert grown.search(query, 10) == fresh.search(query, 10)
