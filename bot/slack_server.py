@@ -64,6 +64,9 @@ class SlackService:
         self.bot_options = bot_options
         workers = core.settings.answer_workers if workers is None else workers
         self.answers = AnswerPool(core, workers)
+        # Workers search; this process only acks and posts: loading the compiled query
+        # loop here would hold the interpreter for seconds while events arrive.
+        core.store.warm_up_queries = workers == 0
         self.session: aiohttp.ClientSession | None = None
         self.bot: SlackBot | None = None
         self.runner: web.AppRunner | None = None

@@ -98,6 +98,7 @@ class IndexStore:
         self._checked_at: float | None = None
         self._lock = threading.RLock()  # one look or build at a time
         self._watcher: CorpusWatcher | None = None
+        self.warm_up_queries = True
         self._watch = watch and check_interval > 0
 
     def _load_pointer(self, *, verify_all: bool = False) -> SearchIndex | None:
@@ -219,8 +220,12 @@ class IndexStore:
                     self._look, self.check_interval, f"citebot-watch {self.corpus_dir.name}"
                 )
                 self._watcher.start()
-                # The query loop is compiled code: load it now, not on a question.
-                threading.Thread(target=bm25.warm_up, name="citebot-warm-up", daemon=True).start()
+                # The query loop is compiled code: load it now, not on a question (unless
+                # this process never searches, as a chat front end with answer workers).
+                if self.warm_up_queries:
+                    threading.Thread(
+                        target=bm25.warm_up, name="citebot-warm-up", daemon=True
+                    ).start()
 
     def _look(self) -> None:
         """The watcher's look: the same as a due check, on the watcher's thread."""
