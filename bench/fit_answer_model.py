@@ -17,7 +17,7 @@ paragraph; the decision learns from the halves whether the best candidate answer
 from __future__ import annotations
 
 import argparse
-import math
+import json
 import sys
 import tempfile
 import time
@@ -318,15 +318,12 @@ def main() -> None:
             labels.append(a.present)
     decide = fit_logistic(np.asarray(rows), np.asarray(labels))
     model = AnswerModel(ranker, decide, answer_threshold, sure_threshold, best_cite)
-    import json
-
     args.out.write_text(json.dumps(model.as_json(), indent=1) + "\n", encoding="utf-8")
     print(f"wrote {args.out} (citation threshold {best_cite:.3f})")
     for name, w in zip(CANDIDATE_FEATURES, ranker.weights, strict=True):
         print(f"  ranker {name}: {w:+.3f}")
     for name, w in zip(DECISION_FEATURES, decide.weights, strict=True):
         print(f"  decision {name}: {w:+.3f}")
-    _ = math
 
 
 if __name__ == "__main__":

@@ -260,7 +260,7 @@ class Answerer:
         terms = tokenize(question)
         hits = index.search(terms, k * 3)
         weights = {t: index.idf(t) for t in terms}
-        citations = tuple(self._citations(index, hits, weights)[:k])
+        citations = tuple(self._cite(index, hits, weights, {})[:k])
         status = Status.ANSWERED if citations else Status.NO_ANSWER
         return Answer(question, status, citations)
 
@@ -277,11 +277,6 @@ class Answerer:
         if not number.isdigit() or not 1 <= int(number) <= len(passages):
             return SourceResult(article, (), int(number) if number.isdigit() else -1)
         return SourceResult(article, (passages[int(number) - 1],), int(number))
-
-    def _citations(
-        self, index: SearchIndex, hits: list[tuple[int, float]], weights: dict[str, float]
-    ) -> list[Citation]:
-        return self._cite(index, hits, weights, {})
 
     def _cite(
         self,

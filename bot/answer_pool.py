@@ -21,8 +21,8 @@ from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
-from bot.answer import Answer, Answerer, AnswerPolicy, SourceResult
-from bot.core import Core
+from bot.answer import Answer, SourceResult
+from bot.core import Core, core_over
 from bot.settings import Settings
 from index.store import _POINTER, IndexStore
 
@@ -70,8 +70,7 @@ def _start_worker(settings: Settings) -> None:
     store = FollowerStore(
         settings.corpus, settings.resolved_index_dir, check_interval=settings.check_interval
     )
-    policy = AnswerPolicy(top_k=settings.top_k)
-    _core = Core(settings, store, Answerer(store.current, policy))
+    _core = core_over(settings, store)
 
 
 def _worker_core() -> Core:

@@ -60,5 +60,9 @@ def build_core(settings: Settings, *, progress: bool = False) -> Core:
         check_interval=settings.check_interval,
         progress=progress,
     )
-    policy = AnswerPolicy(top_k=settings.top_k)
-    return Core(settings, store, Answerer(store.current, policy))
+    return core_over(settings, store)
+
+
+def core_over(settings: Settings, store: IndexStore) -> Core:
+    """The core answering from ``store`` (one that builds, or one that only follows)."""
+    return Core(settings, store, Answerer(store.current, AnswerPolicy(top_k=settings.top_k)))

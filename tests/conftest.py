@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from index import watch
+from tests.fakes.slack import FakeSlack
 
 REPO = Path(__file__).resolve().parent.parent
 SEED_CORPUS = REPO / "corpus"
@@ -93,3 +94,11 @@ def corpus(tmp_path: Path) -> Iterator[Path]:
     target = tmp_path / "corpus"
     shutil.copytree(SEED_CORPUS, target)
     yield target
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeSlack]:
+    """A loopback fake of Slack's Web API, one per test (the Slack test modules)."""
+    server = FakeSlack().start()
+    yield server
+    server.stop()

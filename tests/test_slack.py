@@ -17,13 +17,6 @@ from tests.slack_harness import Harness, all_text, assert_valid_blocks, make_har
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeSlack]:
-    server = FakeSlack().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def corpus(tmp_path: Path) -> Path:
     target = tmp_path / "corpus"
     shutil.copytree(SEED_CORPUS, target)

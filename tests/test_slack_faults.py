@@ -25,13 +25,6 @@ QUESTIONS = (
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeSlack]:
-    server = FakeSlack().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def corpus(tmp_path: Path) -> Path:
     """The bundled articles plus two whose URLs would ping if linked."""
     target = tmp_path / "corpus"
