@@ -1,39 +1,21 @@
-"""The ``citebot`` command: ask, chat, search and manage the corpus from a terminal, or
-start the Slack and Discord bots."""
+"""The ``citebot`` command: parses the arguments and dispatches to the commands, which
+live in ``ask_cli`` (asking), ``corpus_cli`` (the articles), ``feeds_cli`` (following news
+sources) and ``bots_cli`` (the chat bots and the digest)."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
-import shutil
 import sys
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 
-from bot import feeds_cli
-from bot.answer import Answer
+from bot import ask_cli, bots_cli, corpus_cli, feeds_cli
 from bot.core import Core, build_core
-from bot.pages import Hints
-from bot.render import text as render
-from bot.schedule import load_config_subscriptions
-from bot.settings import (
-    MissingSecret,
-    Settings,
-    SettingsError,
-    load_settings,
-    read_config_tables,
-    redact_in_logs,
-    secret,
-)
-from bot.state import State
-from index.dates import iso_date
-from index.documents import ARTICLE_SUFFIXES, MANIFEST_NAME, CorpusError, load_article
-from index.manifest import set_manifest_entry
-from index.paragraphs import split_paragraphs
-from index.store import ArticleInfo, CorpusBuildError, IndexUnavailable, report_dict
+from bot.settings import MissingSecret, Settings, SettingsError, load_settings
+from index.documents import CorpusError
+from index.store import CorpusBuildError, IndexUnavailable
 
 log = logging.getLogger("citebot")
 
@@ -153,319 +135,18 @@ def _settings(args: argparse.Namespace) -> Settings:
     )
 
 
-def _questions(raw: list[str]) -> list[str]:
-    # `citebot ask what is avocado` (unquoted) means one question, not three.
-    if len(raw) > 1 and all(len(q.split()) == 1 for q in raw):
-        return [" ".join(raw)]
-    return raw
-
-
-def answer_json(answer: Answer, text: str) -> dict[str, object]:
-    """The ``ask --json`` contract: exactly these keys, other tools depend on them."""
-    return {
-        "question": answer.question,
-        "answered": answer.answered,
-        "text": text,
-        "citations": [c.as_json() for c in answer.citations],
-    }
-
-
-def cmd_ask(core: Core, args: argparse.Namespace) -> int:
-    for question in _questions(args.questions):
-        answer = core.ask(question, context=args.context)
-        text = render.render_answer(answer)
-        if args.json:
-            payload = answer_json(answer, text)
-            payload["question"] = answer.question or question
-            print(json.dumps(payload, ensure_ascii=False), flush=True)
-        else:
-            print(text, end="\n\n", flush=True)
-    return 0
-
-
-CHAT_HELP = """\
-Ask a question about the articles. A question that follows on from the last one
-("when will it launch?") is read together with it. Commands:
-  /search WORDS   ranked passages      /source ARTICLE[#N]   a cited paragraph
-  /sources        the articles         /more                 more passages
-  /new            forget the last question                   /quit (or Ctrl-D)"""
-
-
-def cmd_chat(core: Core, args: argparse.Namespace, read: Callable[[str], str] = input) -> int:
-    index = core.store.current()
-    print(f"citebot: {len(index.articles)} articles, {index.size} paragraphs. /help for help.")
-    last_question, last_context, offset = "", "", 0
-    while True:
-        try:
-            line = read("you> ").strip()
-        except (EOFError, KeyboardInterrupt):
-            print()
-            return 0
-        if not line:
-            continue
-        command, _, rest = line.partition(" ")
-        if command in ("/quit", "/exit", "/q"):
-            return 0
-        if command in ("/help", "/?"):
-            print(CHAT_HELP)
-        elif command == "/search":
-            print(render.render_search(core.answerer.search(rest)) if rest else "/search WORDS")
-        elif command == "/source":
-            print(
-                render.render_source(core.answerer.source(rest), rest)
-                if rest
-                else "/source ARTICLE[#PARAGRAPH]"
-            )
-        elif command == "/sources":
-            _print_sources(core)
-        elif command == "/new":
-            last_question, last_context, offset = "", "", 0
-            print("Starting afresh.")
-        elif command == "/more":
-            if not last_question:
-                print("Ask a question first.")
-                continue
-            offset += core.settings.top_k
-            more = core.ask(last_question, context=last_context, offset=offset)
-            print(render.render_answer(more))
-        else:
-            answer = core.follow_up(line, last_question)
-            print(render.render_answer(answer))
-            if answer.answered:
-                last_question, last_context, offset = answer.question, answer.context, 0
-        print()
-
-
-def cmd_search(core: Core, args: argparse.Namespace) -> int:
-    print(render.render_search(core.answerer.search(" ".join(args.terms), k=args.n)))
-    return 0
-
-
-def _article_json(article: ArticleInfo) -> dict[str, object]:
-    return {
-        "article": article.id,
-        "file": article.path,
-        "title": article.title,
-        "source": article.source,
-        "date": article.date,
-        "url": article.url,
-    }
-
-
-def cmd_source(core: Core, args: argparse.Namespace) -> int:
-    result = core.answerer.source(args.reference)
-    if args.json:
-        if result is None:
-            print(f"citebot: no article matches {args.reference!r}", file=sys.stderr)
-            return 1
-        payload = _article_json(result.article)
-        payload["paragraphs"] = [
-            {"paragraph": p.number, "heading": p.heading, "text": p.text} for p in result.passages
-        ]
-        print(json.dumps(payload, ensure_ascii=False), flush=True)
-    else:
-        print(render.render_source(result, args.reference))
-    return 0 if result is not None and result.passages else 1
-
-
-def _print_problems(core: Core) -> None:
-    problems = core.store.problems()
-    if problems:
-        print(f"{len(problems)} file(s) could not be indexed:")
-        for problem in problems:
-            print(f"  {problem['file']}: {problem['problem']}")
-
-
-def _print_sources(core: Core) -> None:
-    index = core.store.current()
-    for article in index.articles.values():
-        details = " \u00b7 ".join(x for x in (article.source, article.date) if x)
-        print(f"{article.id}  ({article.paragraph_count} paragraphs)")
-        print(f"    {article.display_title}" + (f"\n    {details}" if details else ""))
-        if article.url:
-            print(f"    {article.url}")
-    _print_problems(core)
-
-
-def cmd_sources(core: Core, args: argparse.Namespace) -> int:
-    if not args.json:
-        _print_sources(core)
-        return 0
-    for article in core.store.current().articles.values():
-        payload = _article_json(article)
-        payload["paragraphs"] = article.paragraph_count
-        print(json.dumps(payload, ensure_ascii=False), flush=True)
-    for problem in core.store.problems():
-        print(json.dumps({"file": problem["file"], "problem": problem["problem"]}), flush=True)
-    return 0
-
-
-def cmd_index(core: Core, args: argparse.Namespace) -> int:
-    # --rebuild builds from the corpus alone; otherwise every index file is checked.
-    report = core.store.refresh(force=args.rebuild, verify_all=not args.rebuild)
-    if report is not None:
-        data = report_dict(report)
-        print(
-            f"built {data['articles']} articles, {data['paragraphs']} paragraphs, "
-            f"{data['terms']} terms in {report.seconds:.2f} s"
-        )
-    for key, value in core.store.stats().items():
-        print(f"{key}: {value}")
-    _print_problems(core)
-    return 0
-
-
-def _add_problem(path: Path, corpus: Path, force: bool) -> str | None:
-    """Why ``path`` cannot be added, in one line; None when it can."""
-    if not path.exists():
-        return f"{path}: no such file"
-    if path.is_dir():
-        return f"{path}: is a folder, not an article file"
-    if path.suffix.lower() not in ARTICLE_SUFFIXES:
-        return f"{path}: not an article file ({', '.join(ARTICLE_SUFFIXES)})"
-    target = corpus / path.name
-    if target.exists() and not force:
-        return f"{target} exists already (use --force to replace it)"
-    try:
-        article = load_article(path.parent, path)  # refuse unreadable files before copying
-    except CorpusError as exc:
-        return str(exc)
-    if not split_paragraphs(article):
-        return f"{path}: no article text found in it (0 paragraphs)"
-    return None
-
-
-def cmd_add(core: Core, args: argparse.Namespace) -> int:
-    corpus = core.settings.corpus
-    metadata = {k: getattr(args, k) for k in ("title", "source", "date", "url") if getattr(args, k)}
-    if "date" in metadata:
-        iso = iso_date(metadata["date"])
-        if not iso:
-            print(
-                f"citebot: --date: {metadata['date']!r} is not a date "
-                "(write it like 2025-12-22 or December 22, 2025)",
-                file=sys.stderr,
-            )
-            return 2
-        metadata["date"] = iso
-    if corpus.exists() and not corpus.is_dir():
-        print(f"citebot: {corpus}: the corpus is not a folder", file=sys.stderr)
-        return 2
-    urls = [p for p in args.paths if feeds_cli.is_url(p)]
-    paths = [Path(p) for p in args.paths if not feeds_cli.is_url(p)]
-    for path in paths:  # every file is checked before any is copied
-        problem = _add_problem(path, corpus, args.force)
-        if problem:
-            print(f"citebot: {problem}", file=sys.stderr)
-            return 2
-    corpus.mkdir(parents=True, exist_ok=True)
-    status = 0
-    if urls:  # a page's own metadata wins; the options fill what it does not say
-        hints = Hints(
-            title=args.title, date=metadata.get("date", ""), source=args.source
-        )
-        status = feeds_cli.add_urls(core, urls, force=args.force, hints=hints)
-    added = []
-    for path in paths:
-        target = corpus / path.name
-        shutil.copyfile(path, target)
-        if args.force or metadata:
-            set_manifest_entry(corpus / MANIFEST_NAME, path.name, metadata)
-        added.append(target)
-    if added:
-        core.store.refresh()
-    for target in added:
-        print(f"added {target}")
-    return status
-
-
-def cmd_eval(core: Core, args: argparse.Namespace) -> int:
-    from bot.evaluate import evaluate
-
-    report = evaluate(core.answerer, args.file)
-    for case in report.cases:
-        if args.verbose_cases or not case.ok:
-            mark = "ok " if case.ok else "MISS"
-            rank = f"rank {case.hit_rank}" if case.hit_rank else "no hit"
-            state = "answered" if case.answered else "declined"
-            print(f"{mark} [{case.kind}] {case.question}  ({state}, {rank})")
-    print(report.summary())
-    return 0
-
-
-def _serve_logging(settings: Settings, *secrets: str) -> None:
-    logging.getLogger().setLevel(settings.log_level)
-    redact_in_logs(*secrets)
-    logging.getLogger("slack_bolt").setLevel(max(logging.WARNING, logging.getLogger().level))
-
-
-def _bot_state(core: Core, args: argparse.Namespace, platform: str) -> State:
-    """The SQLite state, with the config file's digest subscriptions for ``platform``."""
-    state = State(core.settings.database)
-    load_config_subscriptions(read_config_tables(args.config), state, platform)
-    return state
-
-
-def cmd_slack(core: Core, args: argparse.Namespace) -> int:
-    from bot import slack_server
-
-    slack_server.slack_tokens(args.http)  # a missing token is reported before anything starts
-    _serve_logging(core.settings, "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET")
-    state = _bot_state(core, args, "slack")
-    slack_server.run(
-        core,
-        state,
-        http=args.http,
-        host=args.host,
-        port=args.port,
-        api_url=core.settings.slack_api_url,
-    )
-    return 0
-
-
-def _parse_since(text: str) -> float:
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise SettingsError(
-            f"--since: expected YYYY-MM-DD or YYYY-MM-DDTHH:MM, got {text!r}"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
-
-
-def cmd_digest(core: Core, args: argparse.Namespace) -> int:
-    from bot.digest import DigestDesk
-
-    desk = DigestDesk(core, State(core.settings.database), "cli")
-    since = _parse_since(args.since) if args.since else None
-    print(render.render_digest(desk.build(since=since)))
-    return 0
-
-
-def cmd_discord(core: Core, args: argparse.Namespace) -> int:
-    from bot import discord_app
-
-    secret("DISCORD_TOKEN")  # a missing token is reported before anything starts
-    guild_ids = discord_app.guild_ids_from_env(os.environ.get("DISCORD_GUILD_IDS", ""))
-    _serve_logging(core.settings, "DISCORD_TOKEN")
-    discord_app.run(core, _bot_state(core, args, "discord"), guild_ids=guild_ids)
-    return 0
-
-
 COMMANDS: dict[str, Callable[[Core, argparse.Namespace], int]] = {
-    "ask": cmd_ask,
-    "chat": cmd_chat,
-    "search": cmd_search,
-    "source": cmd_source,
-    "sources": cmd_sources,
-    "index": cmd_index,
-    "add": cmd_add,
-    "eval": cmd_eval,
-    "slack": cmd_slack,
-    "discord": cmd_discord,
-    "digest": cmd_digest,
+    "ask": ask_cli.cmd_ask,
+    "chat": ask_cli.cmd_chat,
+    "search": ask_cli.cmd_search,
+    "source": corpus_cli.cmd_source,
+    "sources": corpus_cli.cmd_sources,
+    "index": corpus_cli.cmd_index,
+    "add": corpus_cli.cmd_add,
+    "eval": ask_cli.cmd_eval,
+    "slack": bots_cli.cmd_slack,
+    "discord": bots_cli.cmd_discord,
+    "digest": bots_cli.cmd_digest,
     "feeds": feeds_cli.cmd_feeds,
 }
 

@@ -1,7 +1,7 @@
 """``citebot add URL...`` and ``citebot feeds ...``: following news sources from a terminal.
 
 Kept apart from ``bot.cli`` so the commands there stay short; ``bot.cli`` registers the
-``feeds`` parser and hands URLs given to ``add`` to ``add_urls``.
+``feeds`` parser, and ``bot.corpus_cli`` hands URLs given to ``add`` to ``add_urls``.
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@ from bot.admin_commands import ChatAdmin
 from bot.answer_pool import AnswerPool
 from bot.core import Core
 from bot.digest import DigestDesk
+from bot.rate_limit import RateLimiter
 from bot.render import slack as render
 from bot.slack_calls import (
     APOLOGY,
@@ -34,7 +35,7 @@ from bot.slack_calls import (
     DropTokenNotice,
     SlackCalls,
 )
-from bot.state import RateLimiter, State
+from bot.state import State
 
 log = logging.getLogger(__name__)
 

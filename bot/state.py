@@ -4,7 +4,7 @@ Both chat adapters share it: the questions asked (for the digest's "most asked" 
 "could not answer"), feedback on answers, the question each thread is about (for
 follow-ups and "More passages"), events already handled (Slack retries), and digest
 subscriptions and posts (so a restart neither posts twice nor skips a day), and the feeds
-followed with what each poll found (so a restart neither fetches nor adds twice).
+followed with what each poll found (``bot.feed_state``).
 """
 
 from __future__ import annotations
@@ -13,12 +13,13 @@ import json
 import sqlite3
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from bot.feed_state import FEEDS_SCHEMA, FeedState
 
 if TYPE_CHECKING:
     from bot.answer import Answer
@@ -77,35 +78,6 @@ CREATE TABLE IF NOT EXISTS articles_seen (
 );
 """
 
-_FEEDS_SCHEMA = """
-CREATE TABLE IF NOT EXISTS feeds (
-    id INTEGER PRIMARY KEY,
-    name TEXT NOT NULL UNIQUE,
-    url TEXT NOT NULL UNIQUE,
-    etag TEXT NOT NULL DEFAULT '',
-    last_modified TEXT NOT NULL DEFAULT '',
-    last_success REAL,
-    last_error TEXT NOT NULL DEFAULT '',
-    last_error_at REAL,
-    failures INTEGER NOT NULL DEFAULT 0,
-    next_poll REAL NOT NULL DEFAULT 0,
-    articles_added INTEGER NOT NULL DEFAULT 0,
-    created_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS feed_entries (
-    feed_id INTEGER NOT NULL,
-    link TEXT NOT NULL,
-    status TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 1,
-    error TEXT NOT NULL DEFAULT '',
-    updated_at REAL NOT NULL,
-    PRIMARY KEY (feed_id, link)
-);
-"""
-_FEED_COLUMNS = frozenset(
-    "etag last_modified last_success last_error last_error_at failures next_poll".split()
-)
-
 
 @dataclass(frozen=True)
 class AnswerRecord:
@@ -122,7 +94,7 @@ class AnswerRecord:
     created_at: float
 
 
-class State:
+class State(FeedState):
     """A thread-safe handle on the SQLite file (chat adapters answer from worker threads)."""
 
     def __init__(self, path: Path | str, clock: Callable[[], float] = time.time) -> None:
@@ -139,7 +111,7 @@ class State:
                 # then is a dedupe mark or a vote.  FULL costs an fsync (~3 ms) per event,
                 # which the chat adapters would pay before every ack.
                 db.execute("PRAGMA synchronous=NORMAL")
-            db.executescript(_SCHEMA + _FEEDS_SCHEMA)
+            db.executescript(_SCHEMA + FEEDS_SCHEMA)
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -348,66 +320,6 @@ class State:
                     known[article] = (digest, now)
         return {a: float(known[a][1]) for a in articles}
 
-    # -- feeds ---------------------------------------------------------------------
-
-    def add_feed(self, name: str, url: str) -> bool:
-        """Follow a feed; False when that name or URL is followed already."""
-        with self._tx() as db:
-            cursor = db.execute(
-                "INSERT OR IGNORE INTO feeds (name, url, created_at) VALUES (?,?,?)",
-                (name, url, self.clock()),
-            )
-            return cursor.rowcount == 1
-
-    def feeds(self) -> list[dict[str, Any]]:
-        with self._tx() as db:
-            return [dict(r) for r in db.execute("SELECT * FROM feeds ORDER BY name").fetchall()]
-
-    def feed(self, name_or_url: str) -> dict[str, Any] | None:
-        with self._tx() as db:
-            row = db.execute(
-                "SELECT * FROM feeds WHERE name = ? OR url = ? ORDER BY name = ? DESC LIMIT 1",
-                (name_or_url, name_or_url, name_or_url),
-            ).fetchone()
-        return dict(row) if row else None
-
-    def remove_feed(self, feed_id: int) -> None:
-        with self._tx() as db:
-            db.execute("DELETE FROM feed_entries WHERE feed_id = ?", (feed_id,))
-            db.execute("DELETE FROM feeds WHERE id = ?", (feed_id,))
-
-    def update_feed(self, feed_id: int, *, added: int = 0, **values: object) -> None:
-        """Record a poll's outcome (only the columns a poll changes) and articles added."""
-        unknown = set(values) - _FEED_COLUMNS
-        if unknown:
-            raise ValueError(f"not a feed column: {sorted(unknown)}")
-        assignments = [f"{column} = ?" for column in values] + [
-            "articles_added = articles_added + ?"
-        ]
-        with self._tx() as db:
-            db.execute(
-                f"UPDATE feeds SET {', '.join(assignments)} WHERE id = ?",
-                (*values.values(), added, feed_id),
-            )
-
-    def feed_entries(self, feed_id: int) -> dict[str, tuple[str, int]]:
-        """Each entry link seen in a feed: (status, attempts)."""
-        with self._tx() as db:
-            rows = db.execute(
-                "SELECT link, status, attempts FROM feed_entries WHERE feed_id = ?", (feed_id,)
-            ).fetchall()
-        return {r["link"]: (r["status"], int(r["attempts"])) for r in rows}
-
-    def record_entry(self, feed_id: int, link: str, status: str, error: str = "") -> None:
-        with self._tx() as db:
-            db.execute(
-                "INSERT INTO feed_entries (feed_id, link, status, error, updated_at)"
-                " VALUES (?,?,?,?,?) ON CONFLICT (feed_id, link) DO UPDATE SET"
-                " status = excluded.status, error = excluded.error,"
-                " attempts = attempts + 1, updated_at = excluded.updated_at",
-                (feed_id, link, status, error, self.clock()),
-            )
-
 
 def _answer_record(row: sqlite3.Row) -> AnswerRecord:
     return AnswerRecord(
@@ -423,26 +335,3 @@ def _answer_record(row: sqlite3.Row) -> AnswerRecord:
         shown=row["shown"],
         created_at=row["created_at"],
     )
-
-
-class RateLimiter:
-    """At most ``per_minute`` questions a user in any 60 seconds (0 means no limit)."""
-
-    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
-        self.per_minute = per_minute
-        self.clock = clock
-        self._asked: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def allow(self, user: str) -> bool:
-        if self.per_minute <= 0:
-            return True
-        now = self.clock()
-        with self._lock:
-            times = self._asked.setdefault(user, deque())
-            while times and now - times[0] >= 60:
-                times.popleft()
-            if len(times) >= self.per_minute:
-                return False
-            times.append(now)
-            return True

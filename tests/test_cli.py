@@ -55,13 +55,13 @@ def test_search_source_sources_and_index(capsys: pytest.CaptureFixture[str]) -> 
 
 
 def test_chat_session_with_follow_up_and_commands(capsys: pytest.CaptureFixture[str]) -> None:
-    from bot import cli
+    from bot import ask_cli
     from bot.core import build_core
     from bot.settings import load_settings
 
     lines = iter(["What is Avocado?", "when will it launch?", "/more", "/search Vibes", "/quit"])
     core = build_core(load_settings())
-    assert cli.cmd_chat(core, None, read=lambda prompt: next(lines)) == 0  # type: ignore[arg-type]
+    assert ask_cli.cmd_chat(core, None, read=lambda prompt: next(lines)) == 0  # type: ignore[arg-type]
     out = capsys.readouterr().out
     assert "next spring" in out and "[4]" in out and "Vibes" in out
 
