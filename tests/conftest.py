@@ -15,7 +15,9 @@ from tests.fakes.slack import FakeSlack
 
 REPO = Path(__file__).resolve().parent.parent
 SEED_CORPUS = REPO / "corpus"
-DEV_SET = REPO / "tests" / "data" / "dev.jsonl"  # a copy of shared/eval/dev.jsonl
+# The project's own questions about the bundled corpus (the format of shared/eval/dev.jsonl,
+# plus "cite": the paragraph that answers); shared/ need not sit beside a clone.
+SEED_QUESTIONS = REPO / "tests" / "data" / "seed_questions.jsonl"
 
 
 def _is_loopback(host: object) -> bool:

@@ -5,10 +5,10 @@ from pathlib import Path
 import pytest
 
 from bot.answer import Answerer, Status, text_fragment_url
-from bot.evaluate import evaluate
+from bot.evaluate import evaluate, load_cases
 from bot.question import clean_question
 from index.store import IndexStore
-from tests.conftest import DEV_SET, SEED_CORPUS
+from tests.conftest import SEED_CORPUS, SEED_QUESTIONS
 
 
 @pytest.fixture(scope="module")
@@ -127,10 +127,27 @@ def test_source_lookup_by_id_prefix_and_paragraph(answerer: Answerer) -> None:
     assert answerer.source("no-such-article") is None
 
 
-def test_dev_set_scores_at_least_90_percent_and_declines_every_none(answerer: Answerer) -> None:
-    report = evaluate(answerer, DEV_SET)
+def test_seed_questions_score_at_least_90_percent_and_declines_every_none(
+    answerer: Answerer,
+) -> None:
+    report = evaluate(answerer, SEED_QUESTIONS)
     assert report.top3 >= 0.9, report.summary()
     assert report.decline_rate == 1.0, report.summary()
+
+
+@pytest.mark.parametrize(
+    "case",
+    [c for c in load_cases(SEED_QUESTIONS) if c.get("cite")],
+    ids=lambda c: str(c["q"]),
+)
+def test_seed_questions_cite_the_paragraph_that_answers(
+    answerer: Answerer, case: dict[str, object]
+) -> None:
+    answer = answerer.answer(str(case["q"]))
+    top3 = {c.ref: f"{c.heading}\n{c.text}".casefold() for c in answer.citations[:3]}
+    assert case["cite"] in top3, f"cited {list(top3)}"
+    expect = [str(e).casefold() for e in case["expect"]]  # type: ignore[attr-defined]
+    assert any(e in top3[str(case["cite"])] for e in expect)
 
 
 def test_highlight_prefers_a_whole_sentence_to_a_list_fragment() -> None:

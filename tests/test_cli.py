@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from tests.conftest import DEV_SET, REPO
+from tests.conftest import REPO, SEED_QUESTIONS
 
 CITATION_KEYS = {"rank", "article", "title", "source", "url", "date", "paragraph", "text", "score"}
 
@@ -108,7 +108,7 @@ def test_bad_config_value_is_a_clear_error(
 
 
 def test_eval_prints_the_scores(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["eval", str(DEV_SET)]) == 0
+    assert main(["eval", str(SEED_QUESTIONS)]) == 0
     assert "top-3 100.0%" in capsys.readouterr().out
 
 
