@@ -30,7 +30,7 @@ from bot.discord_ui import (
     NO_MENTIONS,
     SEND_SECONDS,
     AnswerButton,
-    answer_view,
+    answer_message,
     invite_url,
     to_embeds,
 )
@@ -125,16 +125,9 @@ class CitebotClient(DiscordCommands, discord.Client):
         try:
             answer = await asyncio.to_thread(self.core.follow_up, message.content, previous)
             answer_id = self._record(answer, str(message.channel.id), "", user)
-            content, embeds = render.render_answer(answer)
             sent = await self._deliver(
                 "an answer",
-                message.reply(
-                    content=content or None,
-                    embeds=to_embeds(embeds),
-                    view=answer_view(answer_id) if answer.answered else discord.utils.MISSING,
-                    mention_author=False,
-                    allowed_mentions=NO_MENTIONS,
-                ),
+                message.reply(**answer_message(answer, answer_id), mention_author=False),
             )
             if sent is not None:
                 self.state.set_thread(answer_id, str(sent.id))

@@ -19,7 +19,7 @@ from bot.admin_commands import ChatAdmin
 from bot.answer import Answer
 from bot.core import Core
 from bot.digest import DigestDesk
-from bot.discord_ui import NO_MENTIONS, GuardedSends, answer_view, to_embeds
+from bot.discord_ui import NO_MENTIONS, GuardedSends, answer_message, to_embeds
 from bot.rate_limit import RateLimiter
 from bot.render import discord as render
 from bot.state import AnswerRecord, State
@@ -155,16 +155,9 @@ class DiscordCommands(GuardedSends):
             answer_id = self._record(
                 answer, str(interaction.channel_id), "", str(interaction.user.id)
             )
-            content, embeds = render.render_answer(answer)
             sent = await self._deliver(
                 "an answer",
-                interaction.followup.send(
-                    content=content or discord.utils.MISSING,
-                    embeds=to_embeds(embeds),
-                    view=answer_view(answer_id) if answer.answered else discord.utils.MISSING,
-                    allowed_mentions=NO_MENTIONS,
-                    wait=True,
-                ),
+                interaction.followup.send(**answer_message(answer, answer_id), wait=True),
             )
             if sent is not None:
                 self.state.set_thread(answer_id, str(sent.id))
@@ -254,15 +247,9 @@ class DiscordCommands(GuardedSends):
                 self.core.ask, record.question, context=record.context, offset=record.shown
             )
             self.state.set_shown(record.id, record.shown + len(answer.citations))
-            content, embeds = render.render_answer(answer)
             sent = await self._try(
                 "more passages",
-                interaction.followup.send(
-                    content=content or discord.utils.MISSING,
-                    embeds=to_embeds(embeds),
-                    view=answer_view(record.id) if answer.answered else discord.utils.MISSING,
-                    allowed_mentions=NO_MENTIONS,
-                ),
+                interaction.followup.send(**answer_message(answer, record.id)),
             )
         except Exception:
             log.exception("more passages failed")

@@ -1,5 +1,6 @@
 """Discord's UI pieces for the adapter: the answer buttons (which outlive restarts), the
-embeds, the invite URL, and sends that are bounded in time and never raise.
+embeds, an answer's message, the invite URL, and sends that are bounded in time and never
+raise.
 
 Part of the Discord adapter with ``bot.discord_app``: the only modules importing discord.
 """
@@ -14,6 +15,9 @@ from typing import Any, TypeVar
 
 import aiohttp
 import discord
+
+from bot.answer import Answer
+from bot.render import discord as render
 
 log = logging.getLogger("bot.discord_app")
 T = TypeVar("T")
@@ -85,6 +89,21 @@ def answer_view(answer_id: int) -> discord.ui.View:
     for action in ("helpful", "unhelpful", "more"):
         view.add_item(AnswerButton(action, answer_id))
     return view
+
+
+def answer_message(answer: Answer, answer_id: int) -> dict[str, Any]:
+    """The arguments that send an answer, to a message reply or an interaction follow-up
+    alike: its embeds, its buttons when it answered, no mentions, and the content only when
+    there is some (otherwise each send's own default)."""
+    content, embeds = render.render_answer(answer)
+    message: dict[str, Any] = {
+        "embeds": to_embeds(embeds),
+        "view": answer_view(answer_id) if answer.answered else discord.utils.MISSING,
+        "allowed_mentions": NO_MENTIONS,
+    }
+    if content:
+        message["content"] = content
+    return message
 
 
 class GuardedSends:
