@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from bot.query import Query, content_words, word_pairs
+from bot.query import Query, content_words, raw_pairs, word_pairs
 from index.analyzer import tokenize
 from index.paragraphs import split_sentences
 from index.store import SearchIndex
@@ -39,7 +39,6 @@ CANDIDATE_FEATURES = (
     "verbatim",
     "title",
     "article_support",
-    "coverage_x_sentence",
     "sentence_pair",
     "log_sentence_length",
     "rarest",
@@ -51,6 +50,9 @@ CANDIDATE_FEATURES = (
     "local_sentence",
     "score_vs_article_best",
     "log_article_candidates",
+    "phrasing_pairs",
+    "beyond_title",
+    "beyond_title_sentence",
 )
 
 
@@ -84,6 +86,9 @@ class Evidence:
     article_candidates: int  # how many candidates its article has
     in_order: float  # longest run of the question's terms its best sentence has in order
     verbatim_pairs: float  # share of the question's adjacent word pairs its text has as typed
+    phrasing_pairs: float  # share of the question's word pairs, stop words kept, in its text
+    beyond_title: float  # coverage of what the question asks beyond its article's title
+    beyond_title_sentence: float  # ... in one sentence
 
     def vector(self) -> list[float]:
         return [
@@ -101,7 +106,6 @@ class Evidence:
             self.verbatim,
             self.title,
             self.article_support,
-            self.coverage * self.sentence,
             self.sentence_pair,
             math.log1p(self.sentence_length),
             self.rarest,
@@ -113,6 +117,9 @@ class Evidence:
             self.local_sentence,
             self.score / self.article_best if self.article_best > 0 else 0.0,
             math.log(self.article_candidates),
+            self.phrasing_pairs,
+            self.beyond_title,
+            self.beyond_title_sentence,
         ]
 
 
@@ -203,7 +210,16 @@ def _gather(query: Query, candidate: Candidate, rank: int, among: _Among) -> Evi
         both = terms | previous
         pair_share = max(pair_share, sum(w for t, w in weights.items() if t in both) / total)
         previous = terms
+    phrasing_pairs = _phrasing(query.phrasing, candidate.text)
+    # Every paragraph of an article is about its title: what tells them apart is the rest.
     title = _title_terms(candidate.title)
+    rest = {t: w for t, w in weights.items() if t not in title}
+    rest_total = sum(rest.values()) or 1.0
+    beyond_title = sum(w for t, w in rest.items() if t in present) / rest_total
+    beyond_title_sentence = max(
+        (sum(w for t, w in rest.items() if t in terms) / rest_total for _, terms in sentences),
+        default=0.0,
+    )
     rarest = max(weights, key=lambda t: (weights[t], t)) if weights else ""
     local_total = sum(among.local.values()) or 1.0
     return Evidence(
@@ -234,6 +250,9 @@ def _gather(query: Query, candidate: Candidate, rank: int, among: _Among) -> Evi
         article_candidates=among.article_candidates[candidate.article],
         in_order=_in_order(query.terms, _sentence_tokens(best)) if best else 0.0,
         verbatim_pairs=_verbatim_pairs(query.pairs, candidate.text),
+        phrasing_pairs=phrasing_pairs,
+        beyond_title=beyond_title,
+        beyond_title_sentence=beyond_title_sentence,
     )
 
 
@@ -245,7 +264,8 @@ def _title_terms(title: str) -> frozenset[str]:
 _YEAR_OR_DATE = re.compile(
     r"\b(?:1\d{3}|20\d{2}|\d{1,2}(?:st|nd|rd|th)|january|february|march|april|may|june|july|"
     r"august|september|october|november|december|monday|tuesday|wednesday|thursday|friday|"
-    r"saturday|sunday|century|decade|year|years|ago|today|yesterday|tomorrow|season)\b",
+    r"saturday|sunday|century|decade|year|years|ago|today|yesterday|tomorrow|season|spring|"
+    r"summer|autumn|winter|quarter|month|months|week|weeks|weekend|soon|recently)\b",
     re.IGNORECASE,
 )
 _NUMBER = re.compile(
@@ -320,6 +340,15 @@ def _verbatim_pairs(pairs: frozenset[str], text: str) -> float:
     if not pairs:
         return 0.0
     return len(pairs & word_pairs(text)) / len(pairs)
+
+
+def _phrasing(words: tuple[str, ...], text: str) -> float:
+    """Share of the question's word pairs (stop words kept) the text has as typed."""
+    if len(words) < 2:
+        return 0.0
+    found = raw_pairs(text)
+    pairs = list(zip(words, words[1:], strict=False))
+    return sum(f"{a} {b}" in found for a, b in pairs) / len(pairs)
 
 
 def _phrases(terms: tuple[str, ...], tokens: list[str]) -> float:

@@ -82,6 +82,7 @@ class Query:
     pairs: frozenset[str] = frozenset()  # its adjacent content-word pairs, as typed
     missing_name: float = 0.0  # share of its IDF mass in names no article holds
     missing_word: float = 0.0  # the share of one word no article holds, if any
+    phrasing: tuple[str, ...] = ()  # its words as typed, stop words kept, wh-words left out
 
 
 def evidence_idf(index: SearchIndex, term: str) -> float:
@@ -129,6 +130,23 @@ _CONTENT_WORD = re.compile(r"[^\W\d_]{2,}|\d+")
 def content_words(text: str) -> frozenset[str]:
     """Lower-cased words as written (no stemming), stop words left out."""
     return frozenset(w for w in _CONTENT_WORD.findall(text.casefold()) if w not in STOP_WORDS)
+
+
+_WH_WORDS = frozenset("what which who whom whose when where why how".split())
+_RAW_WORD = re.compile(r"\w+")
+
+
+def phrasing(text: str) -> tuple[str, ...]:
+    """A question's words as typed, stop words kept: its phrasing, which SQuAD-style and
+    everyday questions often borrow from the sentence that answers them."""
+    return tuple(w for w in _RAW_WORD.findall(text.casefold()) if w not in _WH_WORDS)
+
+
+@lru_cache(maxsize=4096)
+def raw_pairs(text: str) -> frozenset[str]:
+    """Adjacent words of a text as typed, stop words kept ("protects against")."""
+    words = _RAW_WORD.findall(text.casefold())
+    return frozenset(f"{a} {b}" for a, b in zip(words, words[1:], strict=False))
 
 
 @lru_cache(maxsize=4096)
@@ -183,6 +201,7 @@ def analyze(question: str, index: SearchIndex) -> Query:
         word_pairs(text),
         missing_name=named / total if total > 0 else 0.0,
         missing_word=unseen_idf / total if missing_mass and total > 0 else 0.0,
+        phrasing=phrasing(text),
     )
 
 

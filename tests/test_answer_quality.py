@@ -155,6 +155,48 @@ def test_a_follow_up_highlights_what_it_asks_not_what_the_thread_asked(tmp_path:
     assert "March 2027" in answer.highlight
 
 
+def test_a_paragraph_that_leaves_its_article_s_subject_unsaid_is_still_found(
+    tmp_path: Path,
+) -> None:
+    # Paragraphs after the first say "the turbine", not its name: the title says it.
+    answerer = _answerer(
+        tmp_path,
+        {
+            "zephyr.md": (
+                "# Zephyr\n\n"
+                "Zephyr is a compact wind turbine for rooftops made by Northwind Energy.\n\n"
+                "Zephyr sales began in Norway, where Northwind expects strong demand.\n\n"
+                "The turbine was designed in Bergen by a team of twelve engineers.\n"
+            ),
+        },
+    )
+    answer = answerer.answer("Where was Zephyr designed?")
+    assert answer.answered
+    assert "Bergen" in answer.citations[0].text
+
+
+def test_a_passage_holding_the_whole_question_beats_a_digression_under_a_matching_title(
+    tmp_path: Path,
+) -> None:
+    answerer = _answerer(
+        tmp_path,
+        {
+            "zephyr.md": (
+                "# Zephyr turbine reviewed\n\n"
+                "The reviewers liked the rooftop turbine's quiet blades.\n\n"
+                "Other product launches have struggled this year, the reviewers added.\n"
+            ),
+            "northwind.md": (
+                "# Northwind Energy plans\n\n"
+                "Northwind Energy said the Zephyr will launch in March 2027.\n"
+            ),
+        },
+    )
+    answer = answerer.answer("When will Zephyr launch?")
+    assert answer.answered
+    assert "March 2027" in answer.citations[0].text
+
+
 def test_markdown_paragraphs_end_at_blank_lines_only(tmp_path: Path) -> None:
     path = tmp_path / "a.md"
     path.write_text(
