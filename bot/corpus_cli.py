@@ -144,9 +144,7 @@ def cmd_add(core: Core, args: argparse.Namespace) -> int:
     corpus.mkdir(parents=True, exist_ok=True)
     status = 0
     if urls:  # a page's own metadata wins; the options fill what it does not say
-        hints = Hints(
-            title=args.title, date=metadata.get("date", ""), source=args.source
-        )
+        hints = Hints(title=args.title, date=metadata.get("date", ""), source=args.source)
         status = feeds_cli.add_urls(core, urls, force=args.force, hints=hints)
     added = []
     for path in paths:

@@ -106,9 +106,7 @@ class AnswerModel:
         """Probability that this passage answers the question."""
         return float(self.confidences([evidence], np.asarray([share]), query)[0])
 
-    def confidences(
-        self, evidence: list[Evidence], shares: np.ndarray, query: Query
-    ) -> np.ndarray:
+    def confidences(self, evidence: list[Evidence], shares: np.ndarray, query: Query) -> np.ndarray:
         """``confidence`` of every candidate at once."""
         rows = np.asarray(
             [decision_vector(e, float(s), query) for e, s in zip(evidence, shares, strict=True)]

@@ -225,4 +225,3 @@ def assert_valid_blocks(call: Call) -> list[Block]:
                 assert len(element["text"]) <= 3000
     assert len(call.data.get("text", "")) <= 40000
     return blocks
-

@@ -135,8 +135,13 @@ def test_sources_lists_the_most_recent_articles_with_dates_and_links(
     assert lines[0] == "The 5 most recent of 5 articles:"
     ferry = lines.index("\u2022 Valdoria ferry (Example Wire \u00b7 2026-01-02)")
     assert lines[ferry + 1] == f"  {url}"
-    assert lines.index("\u2022 Meta is going to \"close source\"? (JamThame Capital "
-                       "(jt-capital.com.cn) \u00b7 2025-12-22)") > ferry  # older, so later
+    assert (
+        lines.index(
+            '\u2022 Meta is going to "close source"? (JamThame Capital '
+            "(jt-capital.com.cn) \u00b7 2025-12-22)"
+        )
+        > ferry
+    )  # older, so later
     assert admin.handle_sources("1").text.count("\u2022") == 1  # anyone may list
     assert admin.handle_sources("lots").text.startswith("Usage: /sources [N]")
 
