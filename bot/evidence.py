@@ -53,6 +53,8 @@ CANDIDATE_FEATURES = (
     "phrasing_pairs",
     "beyond_title",
     "beyond_title_sentence",
+    "within_article",
+    "within_article_sentence",
 )
 
 
@@ -89,6 +91,9 @@ class Evidence:
     phrasing_pairs: float  # share of the question's word pairs, stop words kept, in its text
     beyond_title: float  # coverage of what the question asks beyond its article's title
     beyond_title_sentence: float  # ... in one sentence
+    within_article: float  # coverage weighting each word by how few of the candidates from
+    # its article hold it: what sets the passage apart from its article's other passages
+    within_article_sentence: float  # ... in one sentence
 
     def vector(self) -> list[float]:
         return [
@@ -120,6 +125,8 @@ class Evidence:
             self.phrasing_pairs,
             self.beyond_title,
             self.beyond_title_sentence,
+            self.within_article,
+            self.within_article_sentence,
         ]
 
 
@@ -162,6 +169,8 @@ class _Among:
     local: dict[str, float]  # question term -> how few candidates hold it (an IDF among them)
     article_best: dict[str, float]  # article -> its best candidate's BM25 score
     article_candidates: dict[str, int]  # article -> how many candidates it has
+    within_article: dict[str, dict[str, float]]  # article -> question term -> its weight
+    # times how few of the article's candidates hold it
 
 
 def gather_all(query: Query, candidates: list[Candidate], attainable: float) -> list[Evidence]:
@@ -171,12 +180,16 @@ def gather_all(query: Query, candidates: list[Candidate], attainable: float) -> 
     by_article: dict[str, float] = {}
     terms_of: dict[str, set[str]] = {}
     holding: dict[str, int] = dict.fromkeys(query.weights, 0)
+    in_article: dict[str, dict[str, int]] = {}
     for c in candidates:
         by_article[c.article] = by_article.get(c.article, 0.0) + c.score
         tokens = set(_analysed(c.heading, c.text)[0])
         terms_of.setdefault(c.article, set()).update(tokens)
+        held = in_article.setdefault(c.article, dict.fromkeys(query.weights, 0))
         for term in holding:
             holding[term] += term in tokens
+            held[term] += term in tokens
+    counts = {a: sum(c.article == a for c in candidates) for a in by_article}
     mass = sum(by_article.values()) or 1.0
     total = query.total or 1.0
     among = _Among(
@@ -189,7 +202,14 @@ def gather_all(query: Query, candidates: list[Candidate], attainable: float) -> 
         },
         local={t: math.log(1.0 + len(candidates) / (n + 0.5)) for t, n in holding.items()},
         article_best={a: max(c.score for c in candidates if c.article == a) for a in by_article},
-        article_candidates={a: sum(c.article == a for c in candidates) for a in by_article},
+        article_candidates=counts,
+        within_article={
+            a: {
+                t: query.weights[t] * math.log(1.0 + (counts[a] + 1) / (n + 0.5))
+                for t, n in held.items()
+            }
+            for a, held in in_article.items()
+        },
     )
     return [_gather(query, c, rank, among) for rank, c in enumerate(candidates, start=1)]
 
@@ -211,6 +231,13 @@ def _gather(query: Query, candidate: Candidate, rank: int, among: _Among) -> Evi
         pair_share = max(pair_share, sum(w for t, w in weights.items() if t in both) / total)
         previous = terms
     phrasing_pairs = _phrasing(query.phrasing, candidate.text)
+    within = among.within_article[candidate.article]
+    within_total = sum(within.values()) or 1.0
+    within_article = sum(w for t, w in within.items() if t in present) / within_total
+    within_sentence = max(
+        (sum(w for t, w in within.items() if t in terms) / within_total for _, terms in sentences),
+        default=0.0,
+    )
     # Every paragraph of an article is about its title: what tells them apart is the rest.
     title = _title_terms(candidate.title)
     rest = {t: w for t, w in weights.items() if t not in title}
@@ -253,6 +280,8 @@ def _gather(query: Query, candidate: Candidate, rank: int, among: _Among) -> Evi
         phrasing_pairs=phrasing_pairs,
         beyond_title=beyond_title,
         beyond_title_sentence=beyond_title_sentence,
+        within_article=within_article,
+        within_article_sentence=within_sentence,
     )
 
 

@@ -154,7 +154,10 @@ def test_cli_add_url_then_ask_cites_the_page_url(
     assert capsys.readouterr().out.startswith("added Meta delays Avocado (127.0.0.1-avocado-")
     assert main(["--corpus", str(corpus), "add", url]) == 0
     assert "already in the corpus" in capsys.readouterr().out
-    assert main(["--corpus", str(corpus), "ask", "--json", "When will Avocado be released?"]) == 0
+    # A question only the page answers in these words ("when will it be released?" is
+    # answered by a seed article saying the same, the page noted as also reporting it).
+    question = "Has Meta delayed the public release of Avocado?"
+    assert main(["--corpus", str(corpus), "ask", "--json", question]) == 0
     out = capsys.readouterr().out
     assert url in out and '"date": "2026-11-20"' in out
     assert main(["--corpus", str(corpus), "add", "ftp://example.com/x"]) == 1
