@@ -9,7 +9,6 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -17,15 +16,14 @@ from pathlib import Path
 
 import numpy as np
 
-from index import bm25
+from index import bm25, postings
 from index.integrity import verify
-from index.tokenising import TEXT_BLOCK
+from index.texts import DICTIONARY, TEXT_BLOCK, Unpacker
 
-INDEX_FORMAT = 8
-TEXTS = "paragraphs.zz"  # paragraphs as JSON lines, zlib blocks of TEXT_BLOCK within articles
+INDEX_FORMAT = 9
+TEXTS = "paragraphs.zst"  # paragraphs as JSON lines, zstd blocks of TEXT_BLOCK within articles
 _ARRAYS = (
-    "doc_ids",
-    "doc_tfs",
+    *postings.ARRAYS,
     "doc_len",
     "idf",
     "indptr",
@@ -92,8 +90,7 @@ class SearchIndex:
             avgdl=float(self.meta["avgdl"]),
             idf=arrays["idf"],
             indptr=arrays["indptr"],
-            doc_ids=arrays["doc_ids"],
-            doc_tfs=arrays["doc_tfs"],
+            postings=postings.Postings(*(arrays[name] for name in postings.ARRAYS)),
             max_weight=arrays["max_weight"],
             k1=float(params["k1"]),
             b=float(params["b"]),
@@ -104,6 +101,8 @@ class SearchIndex:
         self.articles: dict[str, ArticleInfo] = {a["id"]: ArticleInfo(**a) for a in articles}
         self._article_order = list(self.articles)
         self._texts = open(directory / TEXTS, "rb")  # noqa: SIM115 (kept open)
+        self.text_dictionary = (directory / DICTIONARY).read_bytes()
+        self._unpack = Unpacker(self.text_dictionary)
         self._firsts = [a.first_paragraph for a in self.articles.values()]
         self._first_block = np.cumsum(
             [0] + [-(-a.paragraph_count // TEXT_BLOCK) for a in self.articles.values()]
@@ -156,8 +155,7 @@ class SearchIndex:
         """
         counts = np.zeros(self.size, np.float64)
         for term in set(self._term_ids(terms)):
-            start, end = int(self.bm25.indptr[term]), int(self.bm25.indptr[term + 1])
-            counts[self.bm25.doc_ids[start:end]] += 1.0
+            counts[self.bm25.term_postings(term)[0]] += 1.0
         candidates = np.flatnonzero(counts)
         order = np.lexsort((candidates, -counts[candidates]))[:k]
         return [(int(candidates[i]), float(counts[candidates[i]])) for i in order]
@@ -174,7 +172,7 @@ class SearchIndex:
 
     def _read_block(self, block: int) -> list[bytes]:
         start, end = int(self._offsets[block]), int(self._offsets[block + 1])
-        return zlib.decompress(self._pread(start, end)).splitlines()
+        return self._unpack(self._pread(start, end)).splitlines()
 
     def passage(self, index: int) -> Passage:
         article = int(self._article_of[index])

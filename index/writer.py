@@ -22,9 +22,17 @@ from rich.progress import Progress, TaskID
 
 from index import bm25
 from index.analyzer import ANALYZER_VERSION
-from index.documents import MANIFEST_NAME, CorpusError, article_files, load_manifest
+from index.documents import (
+    MANIFEST_NAME,
+    CorpusError,
+    article_files,
+    load_article,
+    load_manifest,
+)
 from index.integrity import write_checksums
+from index.paragraphs import split_paragraphs
 from index.reader import INDEX_FORMAT, TEXTS, ArticleInfo, SearchIndex
+from index.texts import DICTIONARY, SAMPLE_ARTICLES, blocks_of, lines_of, train
 from index.tokenising import _tokenised_stream
 
 log = logging.getLogger("index.store")
@@ -133,8 +141,17 @@ def build_index(
     to_read = [path for path, old in plan if old is None]
     bar = _progress_bar(len(files)) if progress and len(to_read) >= 200 else None
     vocab: dict[str, int] = dict(previous.vocab) if reusable and previous else {}
-    stream = _tokenised_stream(corpus_dir, to_read, manifest, workers or os.cpu_count() or 1, vocab)
+    # Reused articles' texts were packed with the earlier index's dictionary: keep it.
+    dictionary = (
+        previous.text_dictionary
+        if reusable and previous
+        else _text_dictionary(corpus_dir, to_read, manifest)
+    )
+    stream = _tokenised_stream(
+        corpus_dir, to_read, manifest, workers or os.cpu_count() or 1, vocab, dictionary
+    )
     target = Path(tempfile.mkdtemp(prefix=".build-", dir=index_dir))
+    (target / DICTIONARY).write_bytes(dictionary)
     infos: list[dict[str, Any]] = []
     # Unchanged articles keep their postings: (first paragraph before, count, first now).
     moved: list[tuple[int, int, int]] = []
@@ -219,8 +236,7 @@ def build_index(
             "idf": index.idf,
             "indptr": index.indptr,
             "max_weight": index.max_weight,
-            "doc_ids": index.doc_ids,
-            "doc_tfs": index.doc_tfs,
+            **index.postings.arrays(),
             "offsets": np.asarray(offsets, np.int64),
             "article_of": np.asarray(article_of, np.int32),
         }
@@ -270,6 +286,20 @@ def build_index(
         skipped=errors,
         tokenised=len(to_read),
     )
+
+
+def _text_dictionary(
+    corpus_dir: Path, paths: list[Path], manifest: dict[str, dict[str, str]]
+) -> bytes:
+    """A zstd dictionary trained on the paragraph blocks of the first few articles."""
+    samples: list[bytes] = []
+    for path in paths[:SAMPLE_ARTICLES]:
+        try:
+            paragraphs = split_paragraphs(load_article(corpus_dir, path, manifest))
+        except (CorpusError, OSError):
+            continue
+        samples.extend(blocks_of(lines_of((p.number, p.heading, p.text) for p in paragraphs)))
+    return train(samples)
 
 
 def problem_of(corpus_dir: Path, error: CorpusError) -> dict[str, str]:

@@ -204,9 +204,9 @@ def test_a_missing_corpus_folder_is_a_clear_error(tmp_path: Path) -> None:
 def test_index_arrays_are_memory_mapped_not_pickled(corpus: Path, tmp_path: Path) -> None:
     index = _store(corpus, tmp_path).current()
     assert not list(index.directory.glob("*.pkl")) and not list(index.directory.glob("*.pickle"))
-    for array in (index.bm25.doc_tfs, index.bm25.doc_ids):
+    for array in (index.bm25.postings.words, index.bm25.postings.blk_last):
         assert not array.flags.owndata and type(array.base).__name__ in ("memmap", "mmap")
-    assert os.path.getsize(index.directory / "paragraphs.zz") > 0
+    assert os.path.getsize(index.directory / "paragraphs.zst") > 0
 
 
 def test_adding_an_article_tokenises_only_that_article(corpus: Path, tmp_path: Path) -> None:
