@@ -102,11 +102,17 @@ class BM25Index:
     max_weight: npt.NDArray[np.float32]  # per term: its largest tf part, tf(k1+1)/(tf+norm)
     k1: float = K1
     b: float = B
+    # A segment among others (``index.segments``): its bounds were computed at another
+    # average length (scaled to stay bounds), and its deleted paragraphs score 0.
+    bound_scale: float = 1.0
+    deleted: npt.NDArray[np.bool_] | None = None
 
     def __post_init__(self) -> None:
         # Each paragraph's length part of the formula, as rank_bm25 computes it.
         dl = np.asarray(self.doc_len, np.float64)
         self.norm = self.k1 * (1 - self.b + self.b * dl / max(self.avgdl, 1e-300))
+        if self.deleted is not None:
+            self.norm[self.deleted] = np.inf  # every tf part 0: never scored
         self.once = (1.0 * (self.k1 + 1)) / (1.0 + self.norm)  # the part of a count of 1
 
     def term_postings(self, term: int) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.uint16]]:
@@ -140,9 +146,10 @@ class BM25Index:
         scores = np.zeros(len(docs))
         if not len(docs) or not weights:
             return scores
-        dl = self.doc_len[docs].astype(np.float64)
-        norm = self.k1 * (1 - self.b + self.b * dl / self.avgdl)
+        norm = self.norm[docs]
         for term, weight in weights.items():
+            if term >= len(self.indptr) - 1:
+                continue  # a term this segment has never seen
             ids, tfs = self.term_postings(term)
             if not len(ids):
                 continue
@@ -156,7 +163,7 @@ class BM25Index:
         """Every paragraph's score (a full scan; for tests and checks)."""
         weights = self._query_weights(term_ids)
         scores = np.zeros(self.n_docs)
-        lists = [self.term_postings(t)[0] for t in weights]
+        lists = [self.term_postings(t)[0] for t in weights if t < len(self.indptr) - 1]
         if lists:
             touched = np.unique(np.concatenate(lists)).astype(np.int64)
             scores[touched] = self.exact_scores(touched, weights)
@@ -165,13 +172,16 @@ class BM25Index:
     def top_k(self, term_ids: Sequence[int], k: int) -> list[tuple[int, float]]:
         """The k best paragraphs with a score above 0, best first, ties by paragraph."""
         weights = self._query_weights(term_ids)
+        n_terms = len(self.indptr) - 1
         chosen = [
-            (t, w) for t, w in weights.items() if w > 0 and self.indptr[t + 1] > self.indptr[t]
+            (t, w)
+            for t, w in weights.items()
+            if w > 0 and t < n_terms and self.indptr[t + 1] > self.indptr[t]
         ]
         if not chosen or k <= 0:
             return []
         bounds = np.array([w * float(self.max_weight[t]) for t, w in chosen])
-        bounds *= 1 + BOUND_SLACK
+        bounds *= (1 + BOUND_SLACK) * self.bound_scale
         # Lists leave the essential set in this order as the k-th best score grows: those
         # saving the most postings per unit of bound first (a greedy knapsack), so a very
         # common term with a large weight (rank_bm25's IDF floor, or a repeated word)

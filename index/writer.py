@@ -138,6 +138,21 @@ def build_index(
             if old is not None and (old.size, old.mtime_ns) != (st.st_size, st.st_mtime_ns):
                 old = None
         plan.append((path, old))
+    if previous is not None and reusable:
+        from index import delta  # imports this module
+
+        if delta.fits(previous, plan):
+            return delta.build_delta(
+                corpus_dir,
+                index_dir,
+                previous,
+                plan,
+                delta.Corpus(manifest, entries, manifest_hash, fingerprint, errors),
+                workers or os.cpu_count() or 1,
+                started,
+            )
+        # A full build merges the delta's articles in by reading them again.
+        plan = [(p, o if o and o.first_paragraph < previous.main_size else None) for p, o in plan]
     to_read = [path for path, old in plan if old is None]
     bar = _progress_bar(len(files)) if progress and len(to_read) >= 200 else None
     vocab: dict[str, int] = dict(previous.vocab) if reusable and previous else {}
@@ -168,7 +183,7 @@ def build_index(
                 if old is not None and previous is not None:
                     first, count = old.first_paragraph, old.paragraph_count
                     moved.append((first, count, len(article_of)))
-                    data, block_sizes = previous.stored_text(int(previous._article_of[first]))
+                    data, block_sizes = previous.stored_text(previous.main_article_number(first))
                     out.write(data)
                     for size in block_sizes:
                         offsets.append(offsets[-1] + size)
@@ -210,7 +225,7 @@ def build_index(
         )
         del term_chunks, tf_chunks, size_chunks
         if moved and previous is not None:
-            remap = np.full(previous.size, -1, np.int32)
+            remap = np.full(previous.main_size, -1, np.int32)
             for first, count, now in moved:
                 remap[first : first + count] = np.arange(now, now + count, dtype=np.int32)
             added_ids = (
@@ -219,7 +234,7 @@ def build_index(
                 else np.zeros(0, np.int32)
             )
             index = bm25.merge(
-                previous.bm25,
+                previous.main_bm25,
                 remap,
                 forward,
                 added_ids,
