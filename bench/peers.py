@@ -33,7 +33,7 @@ def paragraph_tokens(directory: str) -> Iterator[list[str]]:
     indptr = np.asarray(forward.indptr)
     term_ids = np.asarray(forward.terms)
     tfs = np.asarray(forward.tfs)
-    for d in range(index.size):
+    for d in index.paragraph_ids():  # live ones: with a delta segment, ids have gaps
         lo, hi = indptr[d], indptr[d + 1]
         yield [
             terms[t]

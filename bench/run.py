@@ -292,7 +292,10 @@ def job_tops(directory: str, count: int) -> list[list[tuple[int, float]]]:
     from index.store import SearchIndex
 
     index = SearchIndex(Path(directory))
-    return [index.search(tokenize_question(q), 10) for q in questions(count)]
+    # rank_bm25 numbers the live paragraphs in index order (ids have gaps with deletions)
+    place = {pid: n for n, pid in enumerate(index.paragraph_ids())}
+    tops = [index.search(tokenize_question(q), 10) for q in questions(count)]
+    return [[(place[i], s) for i, s in top] for top in tops]
 
 
 def _run_job(name: str, *args: Any, code: str | None = None) -> Any:

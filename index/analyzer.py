@@ -253,11 +253,7 @@ def tokenize(text: str) -> list[str]:
     # Possessives: "meta's" and "metas'" index as "meta".
     text = text.replace("'s ", " ").replace("s' ", "s ")
     ascii_only = text.isascii()
-    plain = (
-        not _has_ascii_special(text)
-        if ascii_only
-        else not _SPECIALS.search(text)
-    )
+    plain = not _has_ascii_special(text) if ascii_only else not _SPECIALS.search(text)
     if plain:
         # No digits and no colons: no numbers, money or tickers, only words, so the
         # words' cached terms can be strung together without a Python-level loop.

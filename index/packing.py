@@ -210,3 +210,29 @@ def decode_range(
                 out_tfs[at] = tfs[0, j]
                 at += 1
     return out_docs, out_tfs
+
+
+@njit(cache=True, nogil=True)
+def max_weights(
+    doc_ids: np.ndarray,
+    doc_tfs: np.ndarray,
+    indptr: np.ndarray,
+    doc_len: np.ndarray,
+    avgdl: float,
+    k1: float,
+    b: float,
+) -> np.ndarray:
+    """Each term's largest tf part, ``tf (k1 + 1) / (tf + norm)``, in one pass (as arrays
+    of every posting's part these were three float copies of the postings at build)."""
+    n_terms = len(indptr) - 1
+    out = np.zeros(n_terms, np.float32)
+    scale = b / max(avgdl, 1e-9)
+    for t in range(n_terms):
+        best = 0.0
+        for p in range(indptr[t], indptr[t + 1]):
+            tf = float(doc_tfs[p])
+            part = tf * (k1 + 1) / (tf + k1 * (1 - b + scale * float(doc_len[doc_ids[p]])))
+            if part > best:
+                best = part
+        out[t] = best
+    return out

@@ -91,7 +91,19 @@ class SegmentedBM25:
         return sorted(found, key=lambda hit: (-hit[1], hit[0]))[:k]
 
     def forward(self) -> bm25.Forward:
-        raise NotImplementedError("a segmented index: rebuild it in full first")
+        """Paragraph -> terms and counts over the whole id space (a deleted paragraph's
+        row empty): for checks and the benchmark's peers."""
+        main, delta = self.main.forward(), self.delta.forward()
+        if self.main.deleted is not None and self.main.deleted.any():
+            sizes = np.diff(main.indptr) * ~np.asarray(self.main.deleted)
+            keep = np.repeat(~np.asarray(self.main.deleted), np.diff(main.indptr))
+            indptr = np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
+            main = bm25.Forward(indptr, main.terms[keep], main.tfs[keep])
+        return bm25.Forward(
+            np.concatenate((main.indptr, delta.indptr[1:] + main.indptr[-1])),
+            np.concatenate((main.terms, delta.terms)),
+            np.concatenate((main.tfs, delta.tfs)),
+        )
 
 
 def load(

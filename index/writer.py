@@ -216,6 +216,7 @@ def build_index(
                 infos.append(info)
         if bar:
             bar[0].stop()
+        stream.close()  # the worker processes end now, not when the build is dropped
         read_done = time.perf_counter()
         sizes = np.concatenate(size_chunks) if size_chunks else np.zeros(0, np.int64)
         forward = bm25.Forward(
@@ -244,7 +245,7 @@ def build_index(
                 b=bm25.B,
             )
         else:
-            index = bm25.build(forward, k1=bm25.K1, b=bm25.B, n_terms=len(vocab))
+            index = bm25.build(forward, bm25.K1, bm25.B, n_terms=len(vocab), consume=True)
         built = time.perf_counter()
         arrays: dict[str, np.ndarray] = {
             "doc_len": index.doc_len,

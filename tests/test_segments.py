@@ -44,6 +44,10 @@ def _assert_exact(index: SearchIndex, corpus: Path) -> None:
     docs = [tokens[index.passage(i).id] for i in ids]
     reference = BM25Okapi(docs, k1=bm25.K1, b=bm25.B)
     assert index.size == len(docs)
+    forward = index.bm25.forward()  # live rows hold their counts, deleted rows none
+    lengths = np.diff(forward.indptr)
+    assert int(lengths.sum()) == sum(len(set(d)) for d in docs)
+    assert all(lengths[i] == len(set(doc)) for i, doc in zip(ids, docs, strict=True))
     for query in _queries():
         terms = [tokenize(t)[0] for t in query]
         expected = reference.get_scores(terms)
