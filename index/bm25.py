@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -107,13 +108,21 @@ class BM25Index:
     bound_scale: float = 1.0
     deleted: npt.NDArray[np.bool_] | None = None
 
-    def __post_init__(self) -> None:
-        # Each paragraph's length part of the formula, as rank_bm25 computes it.
+    @cached_property
+    def norm(self) -> npt.NDArray[np.float64]:
+        """Each paragraph's length part of the formula, as rank_bm25 computes it (computed
+        when first scored: 8 MB at 1M paragraphs that an index only merged from never
+        needs)."""
         dl = np.asarray(self.doc_len, np.float64)
-        self.norm = self.k1 * (1 - self.b + self.b * dl / max(self.avgdl, 1e-300))
+        norm = self.k1 * (1 - self.b + self.b * dl / max(self.avgdl, 1e-300))
         if self.deleted is not None:
-            self.norm[self.deleted] = np.inf  # every tf part 0: never scored
-        self.once = (1.0 * (self.k1 + 1)) / (1.0 + self.norm)  # the part of a count of 1
+            norm[self.deleted] = np.inf  # every tf part 0: never scored
+        return norm
+
+    @cached_property
+    def once(self) -> npt.NDArray[np.float64]:
+        """The tf part of a count of 1 for each paragraph."""
+        return (1.0 * (self.k1 + 1)) / (1.0 + self.norm)
 
     def term_postings(self, term: int) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.uint16]]:
         """One term's paragraph ids (ascending) and counts, unpacked."""

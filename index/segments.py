@@ -51,8 +51,16 @@ class SegmentedBM25:
         self.main, self.delta, self.base = main, delta, base
         self.idf, self.avgdl, self.k1, self.b = main.idf, main.avgdl, main.k1, main.b
         self.indptr = np.concatenate(([0], np.cumsum(df)))  # document frequencies
-        self.doc_len = np.concatenate((main.doc_len, delta.doc_len))
-        self.norm = np.concatenate((main.norm, delta.norm))
+
+    @property
+    def doc_len(self) -> npt.NDArray[np.int32]:
+        return np.concatenate((self.main.doc_len, self.delta.doc_len))
+
+    @property
+    def norm(self) -> npt.NDArray[np.float64]:
+        """Each paragraph's length part (infinite: deleted); built when asked, as only
+        checks and the fallback ranking ask."""
+        return np.concatenate((self.main.norm, self.delta.norm))
 
     @property
     def n_docs(self) -> int:
