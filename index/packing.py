@@ -7,6 +7,8 @@ from __future__ import annotations
 import numpy as np
 from numba import int64, njit, uint64
 
+# Part of the index format (bump reader.INDEX_FORMAT if it changes) and compiled into
+# index.kernels' cached code (clear index/__pycache__/*.nb* too).
 BLOCK = 128
 
 

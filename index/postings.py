@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-BLOCK = 128
+BLOCK = 128  # the same as index.packing.BLOCK (see there before changing it)
 ARRAYS = ("term_blocks", "blk_last", "blk_off", "blk_width", "words")
 
 
