@@ -33,7 +33,7 @@ def paragraph_tokens(directory: str) -> Iterator[list[str]]:
     indptr = np.asarray(forward.indptr)
     term_ids = np.asarray(forward.terms)
     tfs = np.asarray(forward.tfs)
-    for d in range(index.size):
+    for d in index.paragraph_ids():  # live ones: with a delta segment, ids have gaps
         lo, hi = indptr[d], indptr[d + 1]
         yield [
             terms[t]
@@ -46,6 +46,59 @@ def rss_mb() -> float:
     """This process's resident memory now (not its peak)."""
     with open("/proc/self/statm") as handle:
         return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+class TreePeak:
+    """The largest resident memory of this process and all its descendants together
+    (a build's tokenising workers included), sampled every ``interval`` seconds."""
+
+    def __init__(self, interval: float = 0.05) -> None:
+        import threading
+
+        self.peak_mb = 0.0
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> TreePeak:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            self.peak_mb = max(self.peak_mb, tree_rss_mb())
+            if self._stop.wait(self._interval):
+                return
+
+
+def tree_rss_mb(root: int | None = None) -> float:
+    """Resident memory of ``root`` (default: this process) and its descendants, now."""
+    parent_of: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as handle:
+                    fields = handle.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            parent_of[int(entry)] = int(fields[1])
+    tree, grown = {root or os.getpid()}, True
+    while grown:
+        more = {pid for pid, parent in parent_of.items() if parent in tree} - tree
+        tree |= more
+        grown = bool(more)
+    pages = 0
+    for pid in tree:
+        try:
+            with open(f"/proc/{pid}/statm") as handle:
+                pages += int(handle.read().split()[1])
+        except OSError:
+            continue
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def _size_mb(path: Path) -> float:

@@ -148,13 +148,16 @@ def _percentiles(seconds: list[float]) -> dict[str, float]:
 def job_build(corpus: str, index_dir: str) -> dict[str, Any]:
     import shutil
 
+    from peers import TreePeak
+
     from index.store import IndexStore
 
     shutil.rmtree(index_dir, ignore_errors=True)  # a cold build, not an incremental one
     store = IndexStore(Path(corpus), Path(index_dir))
-    started = time.perf_counter()
-    report = store.refresh(force=True)
-    seconds = time.perf_counter() - started
+    with TreePeak() as tree:  # the main process and its tokenising workers, summed
+        started = time.perf_counter()
+        report = store.refresh(force=True)
+        seconds = time.perf_counter() - started
     assert report is not None
     size = sum(p.stat().st_size for p in report.directory.iterdir())
     peak = _peak_mb()
@@ -176,6 +179,7 @@ def job_build(corpus: str, index_dir: str) -> dict[str, Any]:
         "add_one_s": incremental,
         "index_mb": size / 2**20,
         "build_peak_mb": peak,
+        "build_peak_all_mb": tree.peak_mb,
         "paragraphs": grown.paragraphs,
         "terms": grown.terms,
         "directory": str(grown.directory),
@@ -288,7 +292,10 @@ def job_tops(directory: str, count: int) -> list[list[tuple[int, float]]]:
     from index.store import SearchIndex
 
     index = SearchIndex(Path(directory))
-    return [index.search(tokenize_question(q), 10) for q in questions(count)]
+    # rank_bm25 numbers the live paragraphs in index order (ids have gaps with deletions)
+    place = {pid: n for n, pid in enumerate(index.paragraph_ids())}
+    tops = [index.search(tokenize_question(q), 10) for q in questions(count)]
+    return [[(place[i], s) for i, s in top] for top in tops]
 
 
 def _run_job(name: str, *args: Any, code: str | None = None) -> Any:

@@ -16,10 +16,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from index.postings import Postings
 
 # k1 below rank_bm25's default of 1.5: news and encyclopedia paragraphs are short, and a
 # word said twice in one is not much more telling than once.  Measured on SQuAD v1.1 by
@@ -95,17 +98,35 @@ class BM25Index:
     doc_len: npt.NDArray[np.int32]
     avgdl: float
     idf: npt.NDArray[np.float64]
-    indptr: npt.NDArray[np.int64]  # n_terms + 1, into the postings
-    doc_ids: npt.NDArray[np.int32]  # per term, by paragraph
-    doc_tfs: npt.NDArray[np.unsignedinteger[Any]]  # uint8 when every count fits
+    indptr: npt.NDArray[np.int64]  # n_terms + 1: each term's postings (df = its length)
+    postings: Postings  # per term, by paragraph, bit-packed in blocks
     max_weight: npt.NDArray[np.float32]  # per term: its largest tf part, tf(k1+1)/(tf+norm)
     k1: float = K1
     b: float = B
+    # A segment among others (``index.segments``): its bounds were computed at another
+    # average length (scaled to stay bounds), and its deleted paragraphs score 0.
+    bound_scale: float = 1.0
+    deleted: npt.NDArray[np.bool_] | None = None
 
-    def __post_init__(self) -> None:
-        # Each paragraph's length part of the formula, as rank_bm25 computes it.
+    @cached_property
+    def norm(self) -> npt.NDArray[np.float64]:
+        """Each paragraph's length part of the formula, as rank_bm25 computes it (computed
+        when first scored: 8 MB at 1M paragraphs that an index only merged from never
+        needs)."""
         dl = np.asarray(self.doc_len, np.float64)
-        self.norm = self.k1 * (1 - self.b + self.b * dl / max(self.avgdl, 1e-300))
+        norm = self.k1 * (1 - self.b + self.b * dl / max(self.avgdl, 1e-300))
+        if self.deleted is not None:
+            norm[self.deleted] = np.inf  # every tf part 0: never scored
+        return norm
+
+    @cached_property
+    def once(self) -> npt.NDArray[np.float64]:
+        """The tf part of a count of 1 for each paragraph."""
+        return (1.0 * (self.k1 + 1)) / (1.0 + self.norm)
+
+    def term_postings(self, term: int) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.uint16]]:
+        """One term's paragraph ids (ascending) and counts, unpacked."""
+        return self.postings.decode(self.indptr, term, term + 1)
 
     @property
     def n_docs(self) -> int:
@@ -115,11 +136,12 @@ class BM25Index:
         """Paragraph -> terms and counts again (to reuse unchanged articles in a rebuild)."""
         n_terms = len(self.indptr) - 1
         df = np.diff(self.indptr)
+        doc_ids, doc_tfs = self.postings.decode(self.indptr)
         term_of = np.repeat(np.arange(n_terms, dtype=np.int32), df)
-        order = np.argsort(self.doc_ids, kind="stable")
+        order = np.argsort(doc_ids, kind="stable")
         indptr = np.zeros(self.n_docs + 1, np.int64)
-        np.cumsum(np.bincount(self.doc_ids, minlength=self.n_docs), out=indptr[1:])
-        return Forward(indptr, term_of[order], np.asarray(self.doc_tfs)[order])
+        np.cumsum(np.bincount(doc_ids, minlength=self.n_docs), out=indptr[1:])
+        return Forward(indptr, term_of[order], doc_tfs[order])
 
     def _query_weights(self, term_ids: Sequence[int]) -> dict[int, float]:
         """Each distinct term's weight: its IDF times how often the query repeats it."""
@@ -133,16 +155,16 @@ class BM25Index:
         scores = np.zeros(len(docs))
         if not len(docs) or not weights:
             return scores
-        dl = self.doc_len[docs].astype(np.float64)
-        norm = self.k1 * (1 - self.b + self.b * dl / self.avgdl)
+        norm = self.norm[docs]
         for term, weight in weights.items():
-            start, end = int(self.indptr[term]), int(self.indptr[term + 1])
-            if end == start:
+            if term >= len(self.indptr) - 1:
+                continue  # a term this segment has never seen
+            ids, tfs = self.term_postings(term)
+            if not len(ids):
                 continue
-            ids = self.doc_ids[start:end]
-            pos = np.minimum(np.searchsorted(ids, docs), end - start - 1)
+            pos = np.minimum(np.searchsorted(ids, docs), len(ids) - 1)
             hit = ids[pos] == docs
-            tf = self.doc_tfs[start + pos[hit]].astype(np.float64)
+            tf = tfs[pos[hit]].astype(np.float64)
             scores[hit] += weight * (tf * (self.k1 + 1) / (tf + norm[hit]))
         return scores
 
@@ -150,7 +172,7 @@ class BM25Index:
         """Every paragraph's score (a full scan; for tests and checks)."""
         weights = self._query_weights(term_ids)
         scores = np.zeros(self.n_docs)
-        lists = [self.doc_ids[int(self.indptr[t]) : int(self.indptr[t + 1])] for t in weights]
+        lists = [self.term_postings(t)[0] for t in weights if t < len(self.indptr) - 1]
         if lists:
             touched = np.unique(np.concatenate(lists)).astype(np.int64)
             scores[touched] = self.exact_scores(touched, weights)
@@ -159,13 +181,16 @@ class BM25Index:
     def top_k(self, term_ids: Sequence[int], k: int) -> list[tuple[int, float]]:
         """The k best paragraphs with a score above 0, best first, ties by paragraph."""
         weights = self._query_weights(term_ids)
+        n_terms = len(self.indptr) - 1
         chosen = [
-            (t, w) for t, w in weights.items() if w > 0 and self.indptr[t + 1] > self.indptr[t]
+            (t, w)
+            for t, w in weights.items()
+            if w > 0 and t < n_terms and self.indptr[t + 1] > self.indptr[t]
         ]
         if not chosen or k <= 0:
             return []
         bounds = np.array([w * float(self.max_weight[t]) for t, w in chosen])
-        bounds *= 1 + BOUND_SLACK
+        bounds *= (1 + BOUND_SLACK) * self.bound_scale
         # Lists leave the essential set in this order as the k-th best score grows: those
         # saving the most postings per unit of bound first (a greedy knapsack), so a very
         # common term with a large weight (rank_bm25's IDF floor, or a repeated word)
@@ -175,12 +200,17 @@ class BM25Index:
         from index import kernels  # numba (~130 MB) only in processes that search
 
         terms = np.array([chosen[i][0] for i in order], np.int64)
+        p = self.postings
         docs, scores = kernels.maxscore_top_k(
-            self.doc_ids,
-            self.doc_tfs,
+            p.words,
+            p.blk_off,
+            p.blk_width,
+            p.blk_last,
             self.norm,
-            np.asarray(self.indptr[terms], np.int64),
-            np.asarray(self.indptr[terms + 1], np.int64),
+            self.once,
+            np.asarray(p.term_blocks[terms], np.int64),
+            np.asarray(p.term_blocks[terms + 1], np.int64),
+            np.asarray(self.indptr[terms + 1] - self.indptr[terms], np.int64),
             np.array([chosen[i][1] for i in order]),
             bounds[order],
             np.argsort(order).astype(np.int64),  # query order -> place in ``order``
@@ -194,7 +224,8 @@ class BM25Index:
 def warm_up() -> None:
     """Load (or compile, after an install) the query loop before the first question."""
     tiny = build(forward_from_tokens([["a", "b"], ["a"], ["c"]], {}), n_terms=3)
-    tiny.doc_ids.flags.writeable = tiny.doc_tfs.flags.writeable = False  # as when mapped
+    for array in tiny.postings.arrays().values():
+        array.flags.writeable = False  # as when mapped
     tiny.top_k([0, 1], 1)
 
 
@@ -204,8 +235,12 @@ def build(
     b: float = B,
     epsilon: float = EPSILON,
     n_terms: int | None = None,
+    consume: bool = False,
 ) -> BM25Index:
-    """IDF, paragraph-ordered postings and each term's largest weight from a forward index."""
+    """IDF, paragraph-ordered postings and each term's largest weight from a forward index.
+
+    ``consume``: release the forward index's arrays once read (at 1M paragraphs they are
+    350 MB the build no longer needs)."""
     n_terms = (
         int(forward.terms.max()) + 1 if n_terms is None and len(forward.terms) else (n_terms or 0)
     )
@@ -218,9 +253,10 @@ def build(
     del owner
     doc_tfs = np.asarray(forward.tfs)[by_term]
     del by_term
-    return from_postings(
-        doc_ids, doc_tfs, indptr, forward.doc_len().astype(np.int32), k1, b, epsilon
-    )
+    doc_len = forward.doc_len().astype(np.int32)
+    if consume:
+        forward.terms, forward.tfs = np.zeros(0, np.int32), np.zeros(0, np.uint16)
+    return from_postings(doc_ids, doc_tfs, indptr, doc_len, k1, b, epsilon)
 
 
 def from_postings(
@@ -233,31 +269,21 @@ def from_postings(
     epsilon: float = EPSILON,
 ) -> BM25Index:
     """The index over postings already grouped by term, in paragraph order within each:
-    the collection statistics (N, average length, IDF) and each term's largest weight.
-
-    Counts are stored in one byte when every count fits (any paragraph of real prose):
-    an eighth less to store and to read per posting, with the same exact scores."""
-    if doc_tfs.dtype != np.uint8 and (not len(doc_tfs) or int(doc_tfs.max()) <= 255):
-        doc_tfs = doc_tfs.astype(np.uint8)
+    the collection statistics (N, average length, IDF), each term's largest weight, and
+    the postings bit-packed (``index.postings``)."""
     n_docs = len(doc_len)
     avgdl = float(doc_len.sum()) / n_docs if n_docs else 0.0
     df = np.diff(indptr)
     idf = okapi_idf(df, n_docs, epsilon)
-    norm = (k1 * (1 - b + b * doc_len.astype(np.float64) / max(avgdl, 1e-9))).astype(np.float32)
-    tf = doc_tfs.astype(np.float32)
-    weights = tf * np.float32(k1 + 1) / (tf + norm[doc_ids])
-    del tf
-    max_weight = np.zeros(len(df), np.float32)
-    present = np.flatnonzero(df > 0)
-    if len(present):
-        max_weight[present] = np.maximum.reduceat(weights, indptr[present])
+    from index import packing  # numba: only where an index is built
+
+    max_weight = packing.max_weights(doc_ids, doc_tfs, indptr, doc_len, avgdl, k1, b)
     return BM25Index(
         doc_len=doc_len,
         avgdl=avgdl,
         idf=idf,
         indptr=indptr,
-        doc_ids=doc_ids,
-        doc_tfs=doc_tfs,
+        postings=Postings.encode(doc_ids, doc_tfs, indptr),
         max_weight=max_weight,
         k1=k1,
         b=b,
@@ -285,8 +311,7 @@ def merge(
     a few passes over the postings instead of a sort of all of them.
     """
     old_df = np.diff(previous.indptr)
-    kept_ids = np.asarray(previous.doc_ids)
-    kept_tfs = np.asarray(previous.doc_tfs)
+    kept_ids, kept_tfs = previous.postings.decode(previous.indptr)
     if not np.array_equal(remap, np.arange(len(remap))):
         kept_ids = remap[kept_ids]
         if (remap < 0).any():

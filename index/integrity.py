@@ -30,10 +30,20 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def write_checksums(directory: Path) -> None:
-    """Record the size and SHA-256 of every file of a finished build."""
+def checksums_of(directory: Path) -> dict[str, dict[str, object]]:
+    """A build's recorded checksums (to copy those of files another build links)."""
+    data = json.loads((directory / CHECKSUMS).read_text(encoding="utf-8"))
+    return dict(data)
+
+
+def write_checksums(directory: Path, linked: dict[str, dict[str, object]] | None = None) -> None:
+    """Record the size and SHA-256 of every file of a finished build.
+
+    ``linked``: entries of files hard-linked from an earlier build, already checked when
+    it loaded, taken as they are rather than hashed again (hundreds of MB at 1M)."""
+    linked = linked or {}
     entries = {
-        path.name: {"size": path.stat().st_size, "sha256": _sha256(path)}
+        path.name: linked.get(path.name) or {"size": path.stat().st_size, "sha256": _sha256(path)}
         for path in sorted(directory.iterdir())
         if path.is_file() and path.name != CHECKSUMS
     }

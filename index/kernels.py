@@ -6,9 +6,9 @@ it needs, document at a time:
 
 * each list has an upper bound (the term's weight times its largest per-posting part),
   and a prefix of the lists whose bounds together cannot reach the k-th best score so
-  far is *non-essential*: a paragraph is only looked up in them (by a
-  galloping search) when the essential lists bring it up, and dropped as soon as what
-  it could still gain cannot lift it into the top k;
+  far is *non-essential*: a paragraph is only looked up in them (skipping whole
+  compressed blocks by their last id, a galloping search) when the essential lists bring
+  it up, and dropped as soon as what it could still gain cannot lift it into the top k;
 * every paragraph that is scored gets rank_bm25's float64 formula exactly, its terms
   added in query order, so two paragraphs with the same counts and length tie exactly.
 
@@ -21,25 +21,27 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from index.packing import BLOCK, decode_block, decode_docs, get, tf_bit
+
 # Relative margin on the pruning test: upper bounds come from float32 maxima, and a
 # partial sum is added in another order than the final score.
 MARGIN = 1e-6
 
 
 @njit(cache=True, nogil=True)
-def _lower_bound(ids: np.ndarray, lo: int, hi: int, doc: int) -> int:
-    """The first position in ``ids[lo:hi]`` (sorted) holding ``doc`` or more; galloping."""
+def _first_block_reaching(blk_last: np.ndarray, lo: int, hi: int, doc: int) -> int:
+    """The first block in ``[lo, hi)`` whose last id is ``doc`` or more; galloping."""
     step = 1
     probe = lo
-    while probe < hi and ids[probe] < doc:
+    while probe < hi and blk_last[probe] < doc:
         lo = probe + 1
         probe = lo + step
         step *= 2
     if probe > hi:
         probe = hi
-    while lo < probe:  # ids[probe] >= doc (or probe == hi): binary search in [lo, probe)
+    while lo < probe:  # blk_last[probe] >= doc (or probe == hi): binary search
         mid = (lo + probe) // 2
-        if ids[mid] < doc:
+        if blk_last[mid] < doc:
             lo = mid + 1
         else:
             probe = mid
@@ -67,31 +69,103 @@ def _lowest_bit(word: np.uint64) -> int:
 
 
 @njit(cache=True, nogil=True)
-def _part(
-    doc_ids: np.ndarray,
-    doc_tfs: np.ndarray,
-    norm: np.ndarray,
-    weight: float,
-    k1p1: float,
-    lo: int,
-    hi: int,
+def _load(
+    words: np.ndarray,
+    blk_off: np.ndarray,
+    blk_width: np.ndarray,
+    blk_last: np.ndarray,
+    i: int,
+    b: int,
+    first: np.ndarray,
+    end: np.ndarray,
+    dfs: np.ndarray,
+    block: np.ndarray,
+    count: np.ndarray,
+    idx: np.ndarray,
+    docs: np.ndarray,
+    tf_at: np.ndarray,
+    tfs: np.ndarray,
+    walked: bool,
+) -> None:
+    """Move list ``i``'s cursor to the start of block ``b``, or past its end.  Its ids
+    are unpacked; its counts too when the list is ``walked`` (every one is needed),
+    else they are read one by one where a paragraph is found (``get``)."""
+    block[i] = b
+    idx[i] = 0
+    if b < end[i]:
+        n = min(BLOCK, dfs[i] - (b - first[i]) * BLOCK)
+        count[i] = n
+        if walked:
+            decode_block(words, blk_off, blk_width, blk_last, b, first[i], n, docs, tfs, i)
+        else:
+            decode_docs(words, blk_off, blk_width, blk_last, b, first[i], n, docs, i)
+        tf_at[i, 0] = tf_bit(blk_off, blk_width, b, n)
+        tf_at[i, 1] = blk_width[b, 1]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _part(tf: int, doc: int, norm: np.ndarray, once: np.ndarray, k1p1: float) -> float:
+    """rank_bm25's tf part, ``tf * (k1 + 1) / (tf + norm)``, bit for bit (for a count of
+    1 the product and the sum are exact, so the stored quotient is the same number)."""
+    if tf == 1:
+        return float(once[doc])
+    ftf = float(tf)
+    return ftf * k1p1 / (ftf + norm[doc])
+
+
+@njit(cache=True, nogil=True)
+def _count_in_window(
+    words: np.ndarray,
+    blk_off: np.ndarray,
+    blk_width: np.ndarray,
+    blk_last: np.ndarray,
+    i: int,
     doc: int,
-) -> float:
-    """The term's part of ``doc``'s score, found in ``doc_ids[lo:hi]``; 0 when absent."""
-    p = _lower_bound(doc_ids, lo, hi, doc)
-    if p < hi and doc_ids[p] == doc:
-        tf = float(doc_tfs[p])
-        return weight * (tf * k1p1 / (tf + norm[doc]))
-    return 0.0
+    since: int,
+    first: np.ndarray,
+    end: np.ndarray,
+    dfs: np.ndarray,
+    block: np.ndarray,
+    count: np.ndarray,
+    docs: np.ndarray,
+    tf_at: np.ndarray,
+    scratch: np.ndarray,
+) -> int:
+    """``doc``'s count in list ``i`` (0: absent), found among the blocks the window
+    walked (from ``since`` to the current one).  Only for paragraphs that enter the top
+    k, so the walk itself keeps no per-paragraph counts."""
+    if block[i] < end[i] and docs[i, 0] <= doc:  # in the block unpacked now
+        for j in range(count[i]):
+            if docs[i, j] >= doc:
+                if docs[i, j] == doc:
+                    return get(words, tf_at[i, 0] + j * tf_at[i, 1], tf_at[i, 1]) + 1
+                return 0
+        return 0
+    b = _first_block_reaching(blk_last, since, min(block[i], end[i]), doc)
+    if b >= end[i]:
+        return 0
+    n = min(BLOCK, dfs[i] - (b - first[i]) * BLOCK)
+    decode_docs(words, blk_off, blk_width, blk_last, b, first[i], n, scratch, 0)
+    for j in range(n):
+        if scratch[0, j] >= doc:
+            if scratch[0, j] == doc:
+                width = int(blk_width[b, 1])
+                return get(words, tf_bit(blk_off, blk_width, b, n) + j * width, width) + 1
+            return 0
+    return 0
 
 
 @njit(cache=True, nogil=True)
 def maxscore_top_k(
-    doc_ids: np.ndarray,
-    doc_tfs: np.ndarray,
+    words: np.ndarray,
+    blk_off: np.ndarray,
+    blk_width: np.ndarray,
+    blk_last: np.ndarray,
     norm: np.ndarray,
-    starts: np.ndarray,
-    ends: np.ndarray,
+    once: np.ndarray,
+    first: np.ndarray,
+    end: np.ndarray,
+    dfs: np.ndarray,
     weights: np.ndarray,
     bounds: np.ndarray,
     by_query: np.ndarray,
@@ -100,20 +174,31 @@ def maxscore_top_k(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The k best (paragraph, score) with a score above 0, unordered.
 
-    Lists become non-essential in their order here, as the k-th best score passes the sum
-    of their ``bounds``; ``by_query`` lists them in query order, the order a paragraph's
-    parts are added in for its final score.  ``norm`` is each paragraph's length part,
-    ``k1 * (1 - b + b * dl / avgdl)``.  Ties keep the lower paragraph id, as rank_bm25's
-    ranking does once sorted by (-score, id).
+    List ``i`` is the blocks ``first[i]`` to ``end[i]`` of a term with ``dfs[i]``
+    postings (``index.postings``).  Lists become non-essential in their order here, as
+    the k-th best score passes the sum of their ``bounds``; ``by_query`` lists them in
+    query order, the order a paragraph's parts are added in for its final score.
+    ``norm`` is each paragraph's length part, ``k1 * (1 - b + b * dl / avgdl)`` (infinite
+    for a deleted paragraph: it scores 0), and ``once`` its tf part for a count of 1,
+    ``(k1 + 1) / (1 + norm)``: most postings, then scored without a division.  Ties
+    keep the lower paragraph id, as rank_bm25's ranking does once sorted by (-score, id).
 
     Window by window (as Lucene's MaxScore bulk scorer): the essential lists' postings
-    in the window are summed into a small array; each paragraph met is then looked up in
-    the non-essential lists while it can still reach the top k, and a survivor is scored
-    afresh, its parts added in query order, so equal paragraphs tie exactly.
+    in the window are summed into a small array; each paragraph met
+    is then looked up in the non-essential lists (skipping whole blocks by their last
+    id) while it can still reach the top k, and a survivor is scored afresh, its parts
+    added in query order, so equal paragraphs tie exactly.
     """
-    m = len(starts)
-    pos = starts.copy()
-    window_start = np.empty(m, np.int64)
+    m = len(first)
+    block = np.empty(m, np.int64)  # each list's cursor: its unpacked block ...
+    count = np.zeros(m, np.int64)
+    idx = np.zeros(m, np.int64)  # ... and the place in it
+    docs = np.empty((m, BLOCK), np.int64)
+    tfs = np.empty((m, BLOCK), np.int64)
+    tf_at = np.zeros((m, 2), np.int64)  # where the block's counts start, and their width
+    for i in range(m):
+        _load(words, blk_off, blk_width, blk_last, i, first[i], first, end, dfs,
+              block, count, idx, docs, tf_at, tfs, True)  # fmt: skip
     prefix = np.empty(m)
     total = 0.0
     for i in range(m):
@@ -126,13 +211,16 @@ def maxscore_top_k(
     cut = 0.0
     first_essential = 0
     sums = np.zeros(WINDOW)
+    found = np.zeros(m, np.int64)  # non-essential lists' counts for the paragraph at hand
+    window_block = np.zeros(m, np.int64)  # each essential list's block at the window start
+    scratch = np.empty((1, BLOCK), np.int64)
     met = np.zeros(WINDOW // 64, np.uint64)
     k1p1 = k1 + 1.0
     while True:
         lo = -1
         for i in range(first_essential, m):
-            if pos[i] < ends[i]:
-                d = doc_ids[pos[i]]
+            if block[i] < end[i]:
+                d = docs[i, idx[i]]
                 if lo < 0 or d < lo:
                     lo = d
         if lo < 0:
@@ -140,20 +228,24 @@ def maxscore_top_k(
         hi = lo + WINDOW
         essential = first_essential  # fixed for the window, whatever theta does in it
         for i in range(essential, m):
-            p = pos[i]
-            window_start[i] = p
-            end = ends[i]
+            window_block[i] = block[i]
             weight = weights[i]
-            while p < end:
-                d = doc_ids[p]
-                if d >= hi:
+            while block[i] < end[i]:
+                j = idx[i]
+                n = count[i]
+                while j < n:  # locals only: the compiler keeps them in registers
+                    d = docs[i, j]
+                    if d >= hi:
+                        break
+                    r = d - lo
+                    sums[r] += weight * _part(tfs[i, j], d, norm, once, k1p1)
+                    met[r >> 6] |= np.uint64(1) << np.uint64(r & 63)
+                    j += 1
+                if j < n:  # stopped at the window's end, within the block
+                    idx[i] = j
                     break
-                tf = float(doc_tfs[p])
-                r = d - lo
-                sums[r] += weight * (tf * k1p1 / (tf + norm[d]))
-                met[r >> 6] |= np.uint64(1) << np.uint64(r & 63)
-                p += 1
-            pos[i] = p
+                _load(words, blk_off, blk_width, blk_last, i, block[i] + 1, first, end,
+                      dfs, block, count, idx, docs, tf_at, tfs, True)  # fmt: skip
         for w in range(WINDOW // 64):
             word = met[w]
             if word == 0:
@@ -168,28 +260,38 @@ def maxscore_top_k(
                 alive = True
                 i = essential - 1
                 while i >= 0:
+                    found[i] = 0
                     if size == k and partial + prefix[i] < cut:
                         alive = False
                         break
-                    p = _lower_bound(doc_ids, pos[i], ends[i], doc)
-                    pos[i] = p
-                    if p < ends[i] and doc_ids[p] == doc:
-                        tf = float(doc_tfs[p])
-                        partial += weights[i] * (tf * k1p1 / (tf + norm[doc]))
+                    if block[i] < end[i] and blk_last[block[i]] < doc:
+                        _load(words, blk_off, blk_width, blk_last, i,
+                              _first_block_reaching(blk_last, block[i] + 1, end[i], doc),
+                              first, end, dfs, block, count, idx, docs, tf_at, tfs,
+                              False)  # fmt: skip
+                    if block[i] < end[i]:
+                        j = idx[i]
+                        while docs[i, j] < doc:  # the block's last id is doc or more
+                            j += 1
+                        idx[i] = j
+                        if docs[i, j] == doc:
+                            tf = get(words, tf_at[i, 0] + j * tf_at[i, 1], tf_at[i, 1]) + 1
+                            found[i] = tf
+                            partial += weights[i] * _part(tf, doc, norm, once, k1p1)
                     i -= 1
                 if not alive or (size == k and partial < cut):
                     continue
                 score = 0.0
-                for j in range(m):
-                    i = by_query[j]
-                    if i >= essential:
-                        score += _part(
-                            doc_ids, doc_tfs, norm, weights[i], k1p1, window_start[i], pos[i], doc
-                        )
+                for q in range(m):
+                    i = by_query[q]
+                    if i >= essential:  # walked in this window: find its count again
+                        tf = _count_in_window(words, blk_off, blk_width, blk_last, i, doc,
+                                              window_block[i], first, end, dfs, block,
+                                              count, docs, tf_at, scratch)  # fmt: skip
                     else:
-                        score += _part(
-                            doc_ids, doc_tfs, norm, weights[i], k1p1, pos[i], ends[i], doc
-                        )
+                        tf = found[i]
+                    if tf > 0:
+                        score += weights[i] * _part(tf, doc, norm, once, k1p1)
                 if score <= 0 or (size == k and score <= theta):
                     continue
                 if size < k:

@@ -9,30 +9,21 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from index import bm25
+from index import bm25, postings, segments
 from index.integrity import verify
-from index.tokenising import TEXT_BLOCK
+from index.texts import DICTIONARY, TEXT_BLOCK, Unpacker
 
-INDEX_FORMAT = 8
-TEXTS = "paragraphs.zz"  # paragraphs as JSON lines, zlib blocks of TEXT_BLOCK within articles
-_ARRAYS = (
-    "doc_ids",
-    "doc_tfs",
-    "doc_len",
-    "idf",
-    "indptr",
-    "max_weight",
-    "offsets",
-    "article_of",
-)
+INDEX_FORMAT = 9
+TEXTS = "paragraphs.zst"  # paragraphs as JSON lines, zstd blocks of TEXT_BLOCK within articles
+_ARRAYS = (*postings.ARRAYS, "doc_len", "indptr", "max_weight")  # a segment's postings
 
 
 @dataclass(frozen=True)
@@ -70,8 +61,47 @@ class Passage:
         return f"{self.article_id}#{self.number}"
 
 
+class _Segment:
+    """One segment's stored paragraphs: its articles in file order, which paragraph is
+    whose, and where each compressed block is.  ``prefix`` names its files."""
+
+    def __init__(self, directory: Path, prefix: str, base: int, unpack: Unpacker) -> None:
+        self.base = base
+        infos = json.loads((directory / f"{prefix}articles.json").read_text(encoding="utf-8"))
+        self.infos = [ArticleInfo(**a) for a in infos]
+        self.offsets = np.asarray(np.load(directory / f"{prefix}offsets.npy", mmap_mode="r"))
+        self.article_of = np.asarray(np.load(directory / f"{prefix}article_of.npy", mmap_mode="r"))
+        self.firsts = [a.first_paragraph - base for a in self.infos]
+        self.first_block = np.cumsum(
+            [0] + [-(-a.paragraph_count // TEXT_BLOCK) for a in self.infos]
+        ).tolist()
+        self.file = open(directory / f"{prefix}{TEXTS}", "rb")  # noqa: SIM115 (kept open)
+        self._unpack = unpack
+        # An answer reads a few dozen paragraphs: keep their blocks unpacked for a while.
+        self.block_lines = lru_cache(maxsize=256)(self._read_block)
+
+    def pread(self, start: int, end: int) -> bytes:
+        # pread: no shared file position, so answering threads cannot race.
+        return os.pread(self.file.fileno(), end - start, start)
+
+    def _read_block(self, block: int) -> list[bytes]:
+        start, end = int(self.offsets[block]), int(self.offsets[block + 1])
+        return self._unpack(self.pread(start, end)).splitlines()
+
+    def stored_text(self, article: int) -> tuple[bytes, list[int]]:
+        first, end = self.first_block[article], self.first_block[article + 1]
+        bounds = self.offsets[first : end + 1].tolist()
+        return self.pread(bounds[0], bounds[-1]), [b - a for a, b in itertools.pairwise(bounds)]
+
+
 class SearchIndex:
-    """A loaded index: term lookups, BM25 search, and paragraphs read from disk on demand."""
+    """A loaded index: term lookups, BM25 search, and paragraphs read from disk on demand.
+
+    A build is one segment, or (after a small change, ``index.segments``) that segment
+    with some of its paragraphs deleted plus a small delta segment whose paragraph ids
+    follow its own: ids are then not contiguous (``paragraph_ids``), ``size`` counts the
+    live paragraphs, and the collection statistics are those of the live ones.
+    """
 
     def __init__(self, directory: Path, *, verify_all: bool = False) -> None:
         verify(directory, full=verify_all)  # DamagedIndex before anything is misread
@@ -82,37 +112,38 @@ class SearchIndex:
         terms: list[str] = json.loads((directory / "vocab.json").read_text(encoding="utf-8"))
         self.terms = terms
         self.vocab = {term: i for i, term in enumerate(terms)}
-        # Memory-mapped, then viewed as plain arrays (slicing a np.memmap is slow).
-        arrays = {
-            name: np.asarray(np.load(directory / f"{name}.npy", mmap_mode="r")) for name in _ARRAYS
-        }
-        params = self.meta["params"]
-        self.bm25 = bm25.BM25Index(
-            doc_len=arrays["doc_len"],
-            avgdl=float(self.meta["avgdl"]),
-            idf=arrays["idf"],
-            indptr=arrays["indptr"],
-            doc_ids=arrays["doc_ids"],
-            doc_tfs=arrays["doc_tfs"],
-            max_weight=arrays["max_weight"],
-            k1=float(params["k1"]),
-            b=float(params["b"]),
-        )
-        self._offsets = arrays["offsets"]
-        self._article_of = arrays["article_of"]
-        articles = json.loads((directory / "articles.json").read_text(encoding="utf-8"))
-        self.articles: dict[str, ArticleInfo] = {a["id"]: ArticleInfo(**a) for a in articles}
-        self._article_order = list(self.articles)
-        self._texts = open(directory / TEXTS, "rb")  # noqa: SIM115 (kept open)
-        self._firsts = [a.first_paragraph for a in self.articles.values()]
-        self._first_block = np.cumsum(
-            [0] + [-(-a.paragraph_count // TEXT_BLOCK) for a in self.articles.values()]
-        ).tolist()
-        # An answer reads a few dozen paragraphs: keep their blocks unpacked for a while.
-        self._block_lines = lru_cache(maxsize=256)(self._read_block)
+        self.text_dictionary = (directory / DICTIONARY).read_bytes()
+        unpack = Unpacker(self.text_dictionary)
+        self.main_bm25 = load_bm25(directory, "", self.meta)
+        self._segments = [_Segment(directory, "", 0, unpack)]
+        delta = self.meta.get("delta")
+        self.bm25: bm25.BM25Index | segments.SegmentedBM25 = self.main_bm25
+        removed: set[int] = set()
+        if delta:
+            self.bm25 = segments.load(directory, self.meta, self.main_bm25, load_bm25)
+            self._segments.append(_Segment(directory, "d.", int(delta["base"]), unpack))
+            removed = set(delta["removed"])
+        self.articles: dict[str, ArticleInfo] = {}
+        for number, info in enumerate(self._segments[0].infos):
+            if number not in removed:
+                self.articles[info.id] = info
+        for segment in self._segments[1:]:
+            for info in segment.infos:
+                self.articles[info.id] = info
 
     def close(self) -> None:
-        self._texts.close()
+        for segment in self._segments:
+            segment.file.close()
+
+    @property
+    def main_size(self) -> int:
+        """Paragraph ids below this are the main segment's (deleted ones included)."""
+        return self.main_bm25.n_docs
+
+    def paragraph_ids(self) -> Iterator[int]:
+        """Every live paragraph's id, in order."""
+        for info in sorted(self.articles.values(), key=lambda a: a.first_paragraph):
+            yield from range(info.first_paragraph, info.first_paragraph + info.paragraph_count)
 
     @property
     def corpus_hash(self) -> str:
@@ -120,6 +151,7 @@ class SearchIndex:
 
     @property
     def size(self) -> int:
+        """The live paragraphs: N in the BM25 formula."""
         return int(self.meta["paragraphs"])
 
     def idf(self, term: str) -> float:
@@ -154,37 +186,52 @@ class SearchIndex:
         The fallback when every BM25 score is 0: in a corpus of a handful of paragraphs
         rank_bm25's IDF is 0 for a term in exactly half of them and tiny above that.
         """
-        counts = np.zeros(self.size, np.float64)
+        counts = np.zeros(self.bm25.n_docs, np.float64)
         for term in set(self._term_ids(terms)):
-            start, end = int(self.bm25.indptr[term]), int(self.bm25.indptr[term + 1])
-            counts[self.bm25.doc_ids[start:end]] += 1.0
+            counts[self.bm25.term_postings(term)[0]] += 1.0
+        counts[~np.isfinite(self.bm25.norm)] = 0.0  # deleted paragraphs
         candidates = np.flatnonzero(counts)
         order = np.lexsort((candidates, -counts[candidates]))[:k]
         return [(int(candidates[i]), float(counts[candidates[i]])) for i in order]
 
     def stored_text(self, article: int) -> tuple[bytes, list[int]]:
-        """An article's paragraphs as stored (compressed blocks), and the blocks' sizes."""
-        first, end = self._first_block[article], self._first_block[article + 1]
-        bounds = self._offsets[first : end + 1].tolist()
-        return self._pread(bounds[0], bounds[-1]), [b - a for a, b in itertools.pairwise(bounds)]
+        """A main-segment article's paragraphs as stored (compressed blocks), and the
+        blocks' sizes (``article``: its place in the main segment)."""
+        return self._segments[0].stored_text(article)
 
-    def _pread(self, start: int, end: int) -> bytes:
-        # pread: no shared file position, so answering threads cannot race.
-        return os.pread(self._texts.fileno(), end - start, start)
+    @property
+    def main_articles(self) -> list[ArticleInfo]:
+        """The main segment's articles in its order, removed ones included."""
+        return self._segments[0].infos
 
-    def _read_block(self, block: int) -> list[bytes]:
-        start, end = int(self._offsets[block]), int(self._offsets[block + 1])
-        return zlib.decompress(self._pread(start, end)).splitlines()
+    @property
+    def delta_articles(self) -> list[ArticleInfo]:
+        return self._segments[1].infos if len(self._segments) > 1 else []
+
+    def delta_text(self, article: int) -> tuple[bytes, list[int]]:
+        """A delta article's stored paragraphs (``article``: its place in the delta)."""
+        return self._segments[1].stored_text(article)
+
+    def main_article_number(self, index: int) -> int:
+        """The place in the main segment of the article holding paragraph ``index``."""
+        return int(self._segments[0].article_of[index])
+
+    def _locate(self, index: int) -> tuple[_Segment, int, int]:
+        segment = self._segments[-1] if index >= self._segments[-1].base else self._segments[0]
+        local = index - segment.base
+        return segment, local, int(segment.article_of[local])
 
     def passage(self, index: int) -> Passage:
-        article = int(self._article_of[index])
-        within = index - self._firsts[article]
-        lines = self._block_lines(self._first_block[article] + within // TEXT_BLOCK)
+        segment, local, article = self._locate(index)
+        within = local - segment.firsts[article]
+        lines = segment.block_lines(segment.first_block[article] + within // TEXT_BLOCK)
         record = json.loads(lines[within % TEXT_BLOCK])
-        return Passage(index, self._article_order[article], record["n"], record["h"], record["t"])
+        info = segment.infos[article]
+        return Passage(index, info.id, record["n"], record["h"], record["t"])
 
     def article_of(self, index: int) -> ArticleInfo:
-        return self.articles[self._article_order[int(self._article_of[index])]]
+        segment, _, article = self._locate(index)
+        return segment.infos[article]
 
     def passages_of(self, article_id: str) -> Iterator[Passage]:
         info = self.articles[article_id]
@@ -205,3 +252,24 @@ class SearchIndex:
             if len(found) == 1:
                 return found[0]
         return None
+
+
+def load_bm25(directory: Path, prefix: str, meta: dict[str, Any]) -> bm25.BM25Index:
+    """A segment's postings, memory-mapped (``prefix`` names its files), scored with the
+    index's collection statistics (a main segment alone: its own)."""
+    # Memory-mapped, then viewed as plain arrays (slicing a np.memmap is slow).
+    arrays = {
+        name: np.asarray(np.load(directory / f"{prefix}{name}.npy", mmap_mode="r"))
+        for name in _ARRAYS
+    }
+    params = meta["params"]
+    return bm25.BM25Index(
+        doc_len=arrays["doc_len"],
+        avgdl=float(meta["avgdl"]),
+        idf=np.asarray(np.load(directory / "idf.npy", mmap_mode="r")),
+        indptr=arrays["indptr"],
+        postings=postings.Postings(*(arrays[name] for name in postings.ARRAYS)),
+        max_weight=arrays["max_weight"],
+        k1=float(params["k1"]),
+        b=float(params["b"]),
+    )

@@ -6,13 +6,12 @@ to ship and map than one per article); the stream maps them into the index's voc
 
 from __future__ import annotations
 
-import json
 import multiprocessing
-import zlib
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Generator, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +20,7 @@ import numpy as np
 from index.analyzer import tokenize
 from index.documents import CorpusError, lead_title, load_article
 from index.paragraphs import split_paragraphs
-
-TEXT_LEVEL = 6  # zlib level for the stored paragraphs: about a third of their size
-TEXT_BLOCK = 16  # paragraphs compressed together: small enough to unpack for one citation
+from index.texts import blocks_of, compressor, lines_of
 
 
 @dataclass
@@ -35,7 +32,7 @@ class _Tokenised:
     """
 
     info: dict[str, Any]
-    text: bytes  # its paragraphs as JSON lines, in zlib blocks of TEXT_BLOCK paragraphs
+    text: bytes  # its paragraphs as JSON lines, in zstd blocks (``index.texts``)
     block_sizes: list[int]
     paragraphs: int
     terms: np.ndarray
@@ -44,25 +41,27 @@ class _Tokenised:
 
 
 def _tokenise(
-    corpus_dir: Path, path: Path, manifest: dict[str, dict[str, str]], local: dict[str, int]
+    corpus_dir: Path,
+    path: Path,
+    manifest: dict[str, dict[str, str]],
+    local: dict[str, int],
+    pack: Any,
 ) -> _Tokenised:
     article = load_article(corpus_dir, path, manifest)
     st = path.stat()
     paragraphs = split_paragraphs(article)
     if not paragraphs:
         raise CorpusError(path, "no article text found in it (0 paragraphs)")
-    terms: list[int] = []
-    tfs: list[int] = []
-    sizes: list[int] = []
-    lines: list[bytes] = []
-    for paragraph in paragraphs:
-        heading, text = paragraph.heading, paragraph.text
-        counts = Counter(tokenize(paragraph.indexed_text))
-        terms.extend(map(local.__getitem__, counts))  # new terms numbered by the default
-        tfs.extend(counts.values())
-        sizes.append(len(counts))
-        record = {"n": paragraph.number, "h": heading, "t": text}
-        lines.append((json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))
+    tokens = [tokenize(p.indexed_text) for p in paragraphs]
+    lengths = np.fromiter(map(len, tokens), np.int64, len(tokens))
+    # Every token's term id (new terms numbered by the default, in order of first use),
+    # then the (paragraph, term) pairs counted in one sort: no Counter per paragraph.
+    ids = np.fromiter(map(local.__getitem__, chain.from_iterable(tokens)), np.int64)
+    keys = np.repeat(np.arange(len(tokens), dtype=np.int64) << 32, lengths) | ids
+    pairs, tfs = np.unique(keys, return_counts=True)
+    terms = (pairs & 0xFFFFFFFF).astype(np.int32)
+    sizes = np.bincount(pairs >> 32, minlength=len(tokens))
+    lines = lines_of((p.number, p.heading, p.text) for p in paragraphs)
     info = {
         "id": article.id,
         "title": article.title,
@@ -75,32 +74,30 @@ def _tokenise(
         "mtime_ns": st.st_mtime_ns,
         "lead": "" if article.title else lead_title(paragraphs[0].text),
     }
-    blocks = [
-        zlib.compress(b"".join(lines[i : i + TEXT_BLOCK]), TEXT_LEVEL)
-        for i in range(0, len(lines), TEXT_BLOCK)
-    ]
+    blocks = [pack.compress(block) for block in blocks_of(lines)]
     return _Tokenised(
         info,
         b"".join(blocks),
         [len(block) for block in blocks],
         len(lines),
-        np.asarray(terms, np.int32),
-        np.minimum(np.asarray(tfs, np.int64), 65535).astype(np.uint16),
-        np.asarray(sizes, np.int64),
+        terms,
+        np.minimum(tfs, 65535).astype(np.uint16),
+        sizes.astype(np.int64),
     )
 
 
 def _tokenise_many(
-    corpus_dir: Path, paths: list[Path], manifest: dict[str, dict[str, str]]
+    corpus_dir: Path, paths: list[Path], manifest: dict[str, dict[str, str]], dictionary: bytes
 ) -> tuple[list[str], list[_Tokenised | CorpusError]]:
     """A chunk of files, with one vocabulary for the chunk (far fewer strings to send
     back and map than one per article)."""
     local: defaultdict[str, int] = defaultdict()
     local.default_factory = local.__len__  # a new term gets the next number
     results: list[_Tokenised | CorpusError] = []
+    pack = compressor(dictionary)
     for path in paths:
         try:
-            results.append(_tokenise(corpus_dir, path, manifest, local))
+            results.append(_tokenise(corpus_dir, path, manifest, local, pack))
         except CorpusError as exc:
             results.append(exc)
         except FileNotFoundError:
@@ -120,6 +117,7 @@ def _tokenised_stream(
     manifest: dict[str, dict[str, str]],
     workers: int,
     vocab: dict[str, int],
+    dictionary: bytes = b"",
 ) -> Generator[_Tokenised | CorpusError, None, None]:
     """Tokenised articles in ``paths`` order, their terms mapped into ``vocab``; on
     ``workers`` processes when it pays."""
@@ -143,14 +141,14 @@ def _tokenised_stream(
     chunks = [paths[i : i + size] for i in range(0, len(paths), size)]
     if workers <= 1 or len(paths) < PARALLEL_FROM:
         for chunk in chunks:
-            yield from mapped(_tokenise_many(corpus_dir, chunk, manifest))
+            yield from mapped(_tokenise_many(corpus_dir, chunk, manifest, dictionary))
         return
     # "spawn", not "fork": the bots rebuild from a thread, and forking a threaded
     # process can leave a lock held forever in the child.
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         pending = [
-            pool.submit(_tokenise_many, corpus_dir, chunk, manifest)
+            pool.submit(_tokenise_many, corpus_dir, chunk, manifest, dictionary)
             for chunk in chunks[: workers * 4]
         ]
         next_chunk = len(pending)
@@ -158,7 +156,9 @@ def _tokenised_stream(
             done = pending.pop(0).result()
             if next_chunk < len(chunks):  # keep a bounded number of chunks in flight
                 pending.append(
-                    pool.submit(_tokenise_many, corpus_dir, chunks[next_chunk], manifest)
+                    pool.submit(
+                        _tokenise_many, corpus_dir, chunks[next_chunk], manifest, dictionary
+                    )
                 )
                 next_chunk += 1
             yield from mapped(done)

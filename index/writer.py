@@ -22,9 +22,17 @@ from rich.progress import Progress, TaskID
 
 from index import bm25
 from index.analyzer import ANALYZER_VERSION
-from index.documents import MANIFEST_NAME, CorpusError, article_files, load_manifest
+from index.documents import (
+    MANIFEST_NAME,
+    CorpusError,
+    article_files,
+    load_article,
+    load_manifest,
+)
 from index.integrity import write_checksums
+from index.paragraphs import split_paragraphs
 from index.reader import INDEX_FORMAT, TEXTS, ArticleInfo, SearchIndex
+from index.texts import DICTIONARY, SAMPLE_ARTICLES, blocks_of, lines_of, train
 from index.tokenising import _tokenised_stream
 
 log = logging.getLogger("index.store")
@@ -130,11 +138,35 @@ def build_index(
             if old is not None and (old.size, old.mtime_ns) != (st.st_size, st.st_mtime_ns):
                 old = None
         plan.append((path, old))
+    if previous is not None and reusable:
+        from index import delta  # imports this module
+
+        if delta.fits(previous, plan):
+            return delta.build_delta(
+                corpus_dir,
+                index_dir,
+                previous,
+                plan,
+                delta.Corpus(manifest, entries, manifest_hash, fingerprint, errors),
+                workers or os.cpu_count() or 1,
+                started,
+            )
+        # A full build merges the delta's articles in by reading them again.
+        plan = [(p, o if o and o.first_paragraph < previous.main_size else None) for p, o in plan]
     to_read = [path for path, old in plan if old is None]
     bar = _progress_bar(len(files)) if progress and len(to_read) >= 200 else None
     vocab: dict[str, int] = dict(previous.vocab) if reusable and previous else {}
-    stream = _tokenised_stream(corpus_dir, to_read, manifest, workers or os.cpu_count() or 1, vocab)
+    # Reused articles' texts were packed with the earlier index's dictionary: keep it.
+    dictionary = (
+        previous.text_dictionary
+        if reusable and previous
+        else _text_dictionary(corpus_dir, to_read, manifest)
+    )
+    stream = _tokenised_stream(
+        corpus_dir, to_read, manifest, workers or os.cpu_count() or 1, vocab, dictionary
+    )
     target = Path(tempfile.mkdtemp(prefix=".build-", dir=index_dir))
+    (target / DICTIONARY).write_bytes(dictionary)
     infos: list[dict[str, Any]] = []
     # Unchanged articles keep their postings: (first paragraph before, count, first now).
     moved: list[tuple[int, int, int]] = []
@@ -151,7 +183,7 @@ def build_index(
                 if old is not None and previous is not None:
                     first, count = old.first_paragraph, old.paragraph_count
                     moved.append((first, count, len(article_of)))
-                    data, block_sizes = previous.stored_text(int(previous._article_of[first]))
+                    data, block_sizes = previous.stored_text(previous.main_article_number(first))
                     out.write(data)
                     for size in block_sizes:
                         offsets.append(offsets[-1] + size)
@@ -184,6 +216,7 @@ def build_index(
                 infos.append(info)
         if bar:
             bar[0].stop()
+        stream.close()  # the worker processes end now, not when the build is dropped
         read_done = time.perf_counter()
         sizes = np.concatenate(size_chunks) if size_chunks else np.zeros(0, np.int64)
         forward = bm25.Forward(
@@ -193,7 +226,7 @@ def build_index(
         )
         del term_chunks, tf_chunks, size_chunks
         if moved and previous is not None:
-            remap = np.full(previous.size, -1, np.int32)
+            remap = np.full(previous.main_size, -1, np.int32)
             for first, count, now in moved:
                 remap[first : first + count] = np.arange(now, now + count, dtype=np.int32)
             added_ids = (
@@ -202,7 +235,7 @@ def build_index(
                 else np.zeros(0, np.int32)
             )
             index = bm25.merge(
-                previous.bm25,
+                previous.main_bm25,
                 remap,
                 forward,
                 added_ids,
@@ -212,15 +245,14 @@ def build_index(
                 b=bm25.B,
             )
         else:
-            index = bm25.build(forward, k1=bm25.K1, b=bm25.B, n_terms=len(vocab))
+            index = bm25.build(forward, bm25.K1, bm25.B, n_terms=len(vocab), consume=True)
         built = time.perf_counter()
         arrays: dict[str, np.ndarray] = {
             "doc_len": index.doc_len,
             "idf": index.idf,
             "indptr": index.indptr,
             "max_weight": index.max_weight,
-            "doc_ids": index.doc_ids,
-            "doc_tfs": index.doc_tfs,
+            **index.postings.arrays(),
             "offsets": np.asarray(offsets, np.int64),
             "article_of": np.asarray(article_of, np.int32),
         }
@@ -270,6 +302,20 @@ def build_index(
         skipped=errors,
         tokenised=len(to_read),
     )
+
+
+def _text_dictionary(
+    corpus_dir: Path, paths: list[Path], manifest: dict[str, dict[str, str]]
+) -> bytes:
+    """A zstd dictionary trained on the paragraph blocks of the first few articles."""
+    samples: list[bytes] = []
+    for path in paths[:SAMPLE_ARTICLES]:
+        try:
+            paragraphs = split_paragraphs(load_article(corpus_dir, path, manifest))
+        except (CorpusError, OSError):
+            continue
+        samples.extend(blocks_of(lines_of((p.number, p.heading, p.text) for p in paragraphs)))
+    return train(samples)
 
 
 def problem_of(corpus_dir: Path, error: CorpusError) -> dict[str, str]:

@@ -12,8 +12,9 @@ from index.store import IndexStore, SearchIndex
 
 INDEX_FILES = [
     "offsets.npy",
-    "paragraphs.zz",
-    "doc_ids.npy",
+    "paragraphs.zst",
+    "words.npy",
+    "blk_last.npy",
     "idf.npy",
     "doc_len.npy",
     "vocab.json",
@@ -50,11 +51,11 @@ def test_changed_bytes_of_the_same_length_are_found_by_their_checksum(
     corpus: Path, tmp_path: Path
 ) -> None:
     index = IndexStore(corpus, tmp_path / "index").current()
-    path = index.directory / "paragraphs.zz"
+    path = index.directory / "paragraphs.zst"
     data = bytearray(path.read_bytes())
     data[10:14] = b"XXXX"
     path.write_bytes(bytes(data))
-    with pytest.raises(integrity.DamagedIndex, match="paragraphs.zz does not match"):
+    with pytest.raises(integrity.DamagedIndex, match="paragraphs.zst does not match"):
         integrity.verify(index.directory)
     assert IndexStore(corpus, tmp_path / "index").refresh() is not None
 
@@ -64,7 +65,7 @@ def test_rebuild_never_reads_the_previous_index(
 ) -> None:
     store = IndexStore(corpus, tmp_path / "index")
     old = store.current()
-    (old.directory / "paragraphs.zz").write_bytes(b'{"n": 1, "h": "", "t": "trunc')
+    (old.directory / "paragraphs.zst").write_bytes(b'{"n": 1, "h": "", "t": "trunc')
     old.close()
 
     def refuse(*args: object, **kwargs: object) -> None:
