@@ -315,14 +315,14 @@ def _kind_found(query: Query, sentence: str) -> float:
     return 1.0 if names - query.words else 0.0
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=1024)
 def _analysed(heading: str, text: str) -> tuple[list[str], list[tuple[str, frozenset[str]]]]:
     """A passage's tokens and its sentences' terms (cached: the same passages come back)."""
     tokens = tokenize(f"{heading}\n{text}" if heading else text)
     return tokens, [(s, frozenset(_sentence_tokens(s))) for s in split_sentences(text)]
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=1024)
 def _sentence_tokens(sentence: str) -> list[str]:
     return tokenize(sentence)
 

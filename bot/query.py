@@ -142,14 +142,14 @@ def phrasing(text: str) -> tuple[str, ...]:
     return tuple(w for w in _RAW_WORD.findall(text.casefold()) if w not in _WH_WORDS)
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=1024)
 def raw_pairs(text: str) -> frozenset[str]:
     """Adjacent words of a text as typed, stop words kept ("protects against")."""
     words = _RAW_WORD.findall(text.casefold())
     return frozenset(f"{a} {b}" for a, b in zip(words, words[1:], strict=False))
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=1024)
 def word_pairs(text: str) -> frozenset[str]:
     """Adjacent content words ("nobel prize"), stop words skipped, as typed."""
     words = [w for w in _CONTENT_WORD.findall(text.casefold()) if w not in STOP_WORDS]
