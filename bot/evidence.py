@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -197,8 +197,7 @@ def gather_all(query: Query, candidates: list[Candidate], attainable: float) -> 
         attainable=attainable,
         article_support={a: score / mass for a, score in by_article.items()},
         article_coverage={
-            article: sum(w for t, w in query.weights.items() if t in terms) / total
-            for article, terms in terms_of.items()
+            article: _held(query.weights, terms, total) for article, terms in terms_of.items()
         },
         local={t: math.log(1.0 + len(candidates) / (n + 0.5)) for t, n in holding.items()},
         article_best={a: max(c.score for c in candidates if c.article == a) for a in by_article},
@@ -219,34 +218,27 @@ def _gather(query: Query, candidate: Candidate, rank: int, among: _Among) -> Evi
     total = query.total or 1.0
     tokens, sentences = _analysed(candidate.heading, candidate.text)
     present = set(tokens)
-    coverage = sum(w for t, w in weights.items() if t in present) / total
-    best, best_share, best_terms = "", 0.0, frozenset[str]()
-    pair_share = 0.0
-    previous: frozenset[str] = frozenset()
-    for sentence, terms in sentences:
-        share = sum(w for t, w in weights.items() if t in terms) / total
-        if share > best_share + 1e-9:
-            best, best_share, best_terms = sentence, share, terms
-        both = terms | previous
-        pair_share = max(pair_share, sum(w for t, w in weights.items() if t in both) / total)
-        previous = terms
-    phrasing_pairs = _phrasing(query.phrasing, candidate.text)
-    within = among.within_article[candidate.article]
-    within_total = sum(within.values()) or 1.0
-    within_article = sum(w for t, w in within.items() if t in present) / within_total
-    within_sentence = max(
-        (sum(w for t, w in within.items() if t in terms) / within_total for _, terms in sentences),
-        default=0.0,
-    )
+    coverage = _held(weights, present, total)
     # Every paragraph of an article is about its title: what tells them apart is the rest.
     title = _title_terms(candidate.title)
     rest = {t: w for t, w in weights.items() if t not in title}
     rest_total = sum(rest.values()) or 1.0
-    beyond_title = sum(w for t, w in rest.items() if t in present) / rest_total
-    beyond_title_sentence = max(
-        (sum(w for t, w in rest.items() if t in terms) / rest_total for _, terms in sentences),
-        default=0.0,
-    )
+    within = among.within_article[candidate.article]
+    within_total = sum(within.values()) or 1.0
+    best, best_share, best_terms = "", 0.0, frozenset[str]()
+    pair_share = within_sentence = beyond_title_sentence = 0.0
+    previous: frozenset[str] = frozenset()
+    for sentence, terms in sentences:
+        share = _held(weights, terms, total)
+        if share > best_share + 1e-9:
+            best, best_share, best_terms = sentence, share, terms
+        pair_share = max(pair_share, _held(weights, terms | previous, total))
+        within_sentence = max(within_sentence, _held(within, terms, within_total))
+        beyond_title_sentence = max(beyond_title_sentence, _held(rest, terms, rest_total))
+        previous = terms
+    phrasing_pairs = _phrasing(query.phrasing, candidate.text)
+    within_article = _held(within, present, within_total)
+    beyond_title = _held(rest, present, rest_total)
     rarest = max(weights, key=lambda t: (weights[t], t)) if weights else ""
     local_total = sum(among.local.values()) or 1.0
     return Evidence(
@@ -264,15 +256,15 @@ def _gather(query: Query, candidate: Candidate, rank: int, among: _Among) -> Evi
         verbatim=(
             len(query.words & content_words(best)) / len(query.words) if query.words else 0.0
         ),
-        title=sum(w for t, w in weights.items() if t in title) / total,
+        title=_held(weights, title, total),
         article_support=among.article_support[candidate.article],
         sentence_pair=pair_share,
         sentence_length=len(best_terms),
         rarest=1.0 if rarest in present else 0.0,
         tight_window=_best_window(tokens, weights, TIGHT) / total,
         article_coverage=among.article_coverage[candidate.article],
-        local_coverage=sum(w for t, w in among.local.items() if t in present) / local_total,
-        local_sentence=sum(w for t, w in among.local.items() if t in best_terms) / local_total,
+        local_coverage=_held(among.local, present, local_total),
+        local_sentence=_held(among.local, best_terms, local_total),
         article_best=among.article_best[candidate.article],
         article_candidates=among.article_candidates[candidate.article],
         in_order=_in_order(query.terms, _sentence_tokens(best)) if best else 0.0,
@@ -283,6 +275,11 @@ def _gather(query: Query, candidate: Candidate, rank: int, among: _Among) -> Evi
         within_article=within_article,
         within_article_sentence=within_sentence,
     )
+
+
+def _held(weights: dict[str, float], terms: Collection[str], total: float) -> float:
+    """The share of ``total`` that the weighted terms found in ``terms`` make up."""
+    return sum(w for t, w in weights.items() if t in terms) / total
 
 
 @lru_cache(maxsize=1024)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from itertools import chain
 
 import numpy as np
@@ -128,22 +129,24 @@ PIECES = [
 ]
 
 
-def test_the_tokenizer_gives_what_it_gave_before_on_varied_text() -> None:
-    rng = np.random.default_rng(13)
-    words = [w for w in PIECES]
-    for _ in range(3000):
+def _texts(
+    rng: np.random.Generator, words: list[str], separators: list[str], count: int
+) -> Iterator[str]:
+    """``count`` random runs of 1-24 of ``words``, each followed by one of ``separators``."""
+    for _ in range(count):
         n = int(rng.integers(1, 25))
         picks = [words[int(i)] for i in rng.integers(0, len(words), size=n)]
-        seps = [str(s) for s in rng.choice([" ", " ", " ", ", ", ". ", "\n", "-", "'"], size=n)]
-        text = "".join(chain.from_iterable(zip(picks, seps, strict=True)))
+        seps = [str(s) for s in rng.choice(separators, size=n)]
+        yield "".join(chain.from_iterable(zip(picks, seps, strict=True)))
+
+
+def test_the_tokenizer_gives_what_it_gave_before_on_varied_text() -> None:
+    rng = np.random.default_rng(13)
+    for text in _texts(rng, PIECES, [" ", " ", " ", ", ", ". ", "\n", "-", "'"], 3000):
         assert tokenize(text) == _old_tokenize(text), text
     # Plain ASCII words and punctuation only: the split fast path.
     simple = ["Meta", "the", "and", "a", "I", "AT&T", "U.S.", "(paren)", "[b]", "Who?", "x"]
-    for _ in range(2000):
-        n = int(rng.integers(1, 25))
-        picks = [simple[int(i)] for i in rng.integers(0, len(simple), size=n)]
-        seps = [str(s) for s in rng.choice([" ", ", ", ". ", "\n", "\t", "!", '"', "/"], size=n)]
-        text = "".join(chain.from_iterable(zip(picks, seps, strict=True)))
+    for text in _texts(rng, simple, [" ", ", ", ". ", "\n", "\t", "!", '"', "/"], 2000):
         assert tokenize(text) == _old_tokenize(text), text
     plain = "The quick brown fox jumps over the lazy dog while Metas analysts watch"
     for text in (plain, plain.upper(), plain + "'s end", plain.replace(" ", "\n")):
