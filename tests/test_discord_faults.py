@@ -15,7 +15,7 @@ import pytest
 
 from bot.cli import main
 from tests.conftest import SEED_CORPUS
-from tests.fakes.discord import BOT_ID, CHANNEL_ID, DM_CHANNEL_ID, FakeDiscord
+from tests.fakes.discord import BOT_ID, CHANNEL_ID, DM_CHANNEL_ID, HUMAN, FakeDiscord
 from tests.test_discord import Harness, _start, assert_within_limits
 
 LONG_SENTENCE = (  # about 4,100 characters, one sentence: the best one for its question
@@ -149,3 +149,38 @@ async def test_case13_a_failing_send_does_not_hold_the_next_question_in_the_chan
         assert time.monotonic() - asked < 6, "the next question waited on the failing send"
         await asyncio.sleep(0.02)  # polling what the fake recorded, with a deadline
     assert "Friedman" in json.dumps(answered[0].data)
+
+
+async def test_case14_many_users_at_once_with_429s_each_get_one_reply_that_pings_nobody(
+    bot: Harness,
+) -> None:
+    questions = ["Who leads TBD Lab?", "Who is Nat Friedman?", "When will Avocado launch?"]
+    messages = [
+        bot.fake.user_message(
+            f"<@{BOT_ID}> {questions[n % 3]} @everyone",
+            author={**HUMAN, "id": str(800000000000000000 + n), "username": f"user{n}"},
+            mentions_bot=True,
+        )
+        for n in range(20)
+    ]
+    limited = {m["id"] for m in messages[:6]}
+    refused: set[str] = set()
+
+    def rate_limit(method: str, path: str, data: dict) -> int | None:  # type: ignore[type-arg]
+        ref = str((data.get("message_reference") or {}).get("message_id"))
+        if path.endswith("/messages") and ref in limited and ref not in refused:
+            refused.add(ref)  # each of these replies is refused once, then accepted
+            return 429
+        return None
+
+    bot.fake.fail_when = rate_limit
+    await asyncio.gather(*(bot.fake.dispatch("MESSAGE_CREATE", m) for m in messages))
+    replies = await bot.replies(count=20)
+    await asyncio.sleep(0.5)  # nothing more arrives: no reply is sent twice
+    path = f"/channels/{CHANNEL_ID}/messages"
+    replies = [c for c in bot.fake.calls if c.method == "POST" and c.path == path]
+    assert refused == limited
+    assert sorted(_refs(replies)) == sorted(m["id"] for m in messages)
+    for reply in replies:
+        assert reply.data["allowed_mentions"]["parse"] == []
+        assert "@everyone" not in json.dumps(reply.data).replace("@\u200beveryone", "")

@@ -148,6 +148,19 @@ class FakeDiscord:
         status = self.fail_when(request.method, path, data)
         if status is not None:
             self.calls.append(Call(request.method, path + f":{status}", data))
+            if status == 429:  # as Discord says it: the body and headers discord.py reads
+                return web.Response(
+                    status=429,
+                    text=json.dumps(
+                        {
+                            "message": "You are being rate limited.",
+                            "retry_after": 0.2,
+                            "global": False,
+                        }
+                    ),
+                    content_type="application/json",
+                    headers={"Retry-After": "0.2", "X-RateLimit-Scope": "user"},
+                )
             return self._json({"message": "Internal Server Error", "code": 0}, status=status)
         problem = _over_limits(data) if isinstance(data, dict) else None
         if problem is not None:  # Discord refuses the whole message
