@@ -230,6 +230,13 @@ class _TermsOf(dict[str, tuple[str, ...]]):
 
 
 _TERMS = _TermsOf()
+
+
+def terms_of_word(word: str) -> tuple[str, ...]:
+    """The terms of one word as ``tokenize`` finds it in plain text (cached)."""
+    return _TERMS[word]
+
+
 _NOT_LOWER = str.maketrans({i: " " for i in range(128) if not 97 <= i <= 122})
 _WORD_RE = re.compile(r"[^\W\d_](?:[\w']*\w)?(?:-\w+)*")
 _ASCII_WORD_RE = re.compile(r"[a-z](?:[a-z_']*[a-z_])?(?:-[a-z_]+)*")  # the same, faster

@@ -244,15 +244,9 @@ def build(
     n_terms = (
         int(forward.terms.max()) + 1 if n_terms is None and len(forward.terms) else (n_terms or 0)
     )
-    owner = np.repeat(np.arange(forward.n_docs, dtype=np.int32), np.diff(forward.indptr))
-    # By term, keeping paragraph order within each term (the forward index is in it).
-    by_term = np.argsort(forward.terms, kind="stable")
-    indptr = np.zeros(n_terms + 1, np.int64)
-    np.cumsum(np.bincount(forward.terms, minlength=n_terms), out=indptr[1:])
-    doc_ids = owner[by_term]
-    del owner
-    doc_tfs = np.asarray(forward.tfs)[by_term]
-    del by_term
+    from index.inverting import invert  # numba: only where an index is built
+
+    indptr, doc_ids, doc_tfs = invert(forward.indptr, forward.terms, forward.tfs, n_terms)
     doc_len = forward.doc_len().astype(np.int32)
     if consume:
         forward.terms, forward.tfs = np.zeros(0, np.int32), np.zeros(0, np.uint16)
@@ -330,12 +324,12 @@ def merge(
             del terms_of, order
     kept_df = np.zeros(n_terms, np.int64)
     kept_df[: len(old_df)] = old_df
-    owner = np.repeat(added_ids, np.diff(added.indptr))
-    by_term = np.argsort(added.terms, kind="stable")
-    new_terms, new_ids, new_tfs = added.terms[by_term], owner[by_term], added.tfs[by_term]
-    del owner, by_term
+    from index.inverting import invert
+
+    new_indptr, new_ids, new_tfs = invert(added.indptr, added.terms, added.tfs, n_terms, added_ids)
+    new_terms = np.repeat(np.arange(n_terms, dtype=np.int32), np.diff(new_indptr))
     indptr = np.zeros(n_terms + 1, np.int64)
-    np.cumsum(kept_df + np.bincount(new_terms, minlength=n_terms), out=indptr[1:])
+    np.cumsum(kept_df + np.diff(new_indptr), out=indptr[1:])
     kept_indptr = np.concatenate(([0], np.cumsum(kept_df)))
     places = np.empty(len(new_terms), np.int64)
     starts = np.flatnonzero(np.diff(new_terms, prepend=-1)).tolist()  # one run per term

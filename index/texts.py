@@ -10,9 +10,9 @@ were compressed with its dictionary, so a rebuild that reuses articles keeps it.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterable
+from json.encoder import encode_basestring as _quoted
 
 import zstandard
 
@@ -24,10 +24,11 @@ SAMPLE_ARTICLES = 40
 
 
 def lines_of(records: Iterable[tuple[int, str, str]]) -> list[bytes]:
-    """Paragraphs (number, heading, text) as the JSON lines that are stored."""
+    """Paragraphs (number, heading, text) as the JSON lines that are stored: what
+    ``json.dumps({"n": n, "h": h, "t": t}, ensure_ascii=False)`` writes, without its
+    encoder made afresh for every paragraph (half the time)."""
     return [
-        (json.dumps({"n": n, "h": h, "t": t}, ensure_ascii=False) + "\n").encode("utf-8")
-        for n, h, t in records
+        f'{{"n": {int(n)}, "h": {_quoted(h)}, "t": {_quoted(t)}}}\n'.encode() for n, h, t in records
     ]
 
 

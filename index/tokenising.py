@@ -7,11 +7,13 @@ to ship and map than one per article); the stream maps them into the index's voc
 from __future__ import annotations
 
 import multiprocessing
+import os
+import uuid
 from collections import defaultdict
 from collections.abc import Generator, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from itertools import chain
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,7 @@ from index.analyzer import tokenize
 from index.documents import CorpusError, lead_title, load_article
 from index.paragraphs import split_paragraphs
 from index.texts import blocks_of, compressor, lines_of
+from index.wordscan import PlainWords
 
 
 @dataclass
@@ -44,23 +47,17 @@ def _tokenise(
     corpus_dir: Path,
     path: Path,
     manifest: dict[str, dict[str, str]],
-    local: dict[str, int],
-    pack: Any,
+    state: _WorkerVocabulary,
 ) -> _Tokenised:
     article = load_article(corpus_dir, path, manifest)
     st = path.stat()
     paragraphs = split_paragraphs(article)
     if not paragraphs:
         raise CorpusError(path, "no article text found in it (0 paragraphs)")
-    tokens = [tokenize(p.indexed_text) for p in paragraphs]
-    lengths = np.fromiter(map(len, tokens), np.int64, len(tokens))
-    # Every token's term id (new terms numbered by the default, in order of first use),
-    # then the (paragraph, term) pairs counted in one sort: no Counter per paragraph.
-    ids = np.fromiter(map(local.__getitem__, chain.from_iterable(tokens)), np.int64)
-    keys = np.repeat(np.arange(len(tokens), dtype=np.int64) << 32, lengths) | ids
-    pairs, tfs = np.unique(keys, return_counts=True)
+    keys = _keys([p.indexed_text for p in paragraphs], state.words, state.local)
+    pairs, tfs = np.unique(keys, return_counts=True)  # (paragraph, term) pairs, counted
     terms = (pairs & 0xFFFFFFFF).astype(np.int32)
-    sizes = np.bincount(pairs >> 32, minlength=len(tokens))
+    sizes = np.bincount(pairs >> 32, minlength=len(paragraphs))
     lines = lines_of((p.number, p.heading, p.text) for p in paragraphs)
     info = {
         "id": article.id,
@@ -74,7 +71,7 @@ def _tokenise(
         "mtime_ns": st.st_mtime_ns,
         "lead": "" if article.title else lead_title(paragraphs[0].text),
     }
-    blocks = [pack.compress(block) for block in blocks_of(lines)]
+    blocks = [state.pack.compress(block) for block in blocks_of(lines)]
     return _Tokenised(
         info,
         b"".join(blocks),
@@ -86,25 +83,78 @@ def _tokenise(
     )
 
 
+def _keys(texts: list[str], words: PlainWords, local: dict[str, int]) -> np.ndarray:
+    """``paragraph << 32 | term`` for every term of every paragraph, in any order.
+
+    Plain ASCII paragraphs are tokenised in compiled code (``index.wordscan``); the
+    others by ``analyzer.tokenize``, their terms numbered in the same vocabulary.
+    """
+    ascii_at = [i for i, text in enumerate(texts) if text.isascii()]
+    everyone = len(ascii_at) == len(texts)
+    keys, plain = words.keys(texts if everyone else [texts[i] for i in ascii_at])
+    if not everyone and len(keys):  # numbered among the ASCII ones: renumber
+        at = np.asarray(ascii_at, np.int64)
+        keys = (at[keys >> 32] << 32) | (keys & 0xFFFFFFFF)
+    rest = set(range(len(texts))).difference(np.asarray(ascii_at)[plain].tolist())
+    if not rest:
+        return keys
+    more = [keys]
+    for i in sorted(rest):
+        ids = np.fromiter(map(local.__getitem__, tokenize(texts[i])), np.int64)
+        more.append((np.int64(i) << 32) | ids)
+    return np.concatenate(more)
+
+
+@dataclass
+class _WorkerVocabulary:
+    """A worker's numbering of terms and words, kept from chunk to chunk of one build:
+    each chunk sends back only the terms first met in it (numbering them afresh for
+    every chunk cost a third of the tokenising)."""
+
+    build: str
+    local: defaultdict[str, int]
+    words: PlainWords
+    pack: Any
+    sent: int = 0  # terms the main process has been sent
+
+
+_VOCABULARY: _WorkerVocabulary | None = None
+
+
+def _vocabulary(build: str, dictionary: bytes) -> _WorkerVocabulary:
+    global _VOCABULARY
+    if _VOCABULARY is None or _VOCABULARY.build != build:
+        local: defaultdict[str, int] = defaultdict()
+        local.default_factory = local.__len__  # a new term gets the next number
+        _VOCABULARY = _WorkerVocabulary(
+            build, local, PlainWords(local.__getitem__), compressor(dictionary)
+        )
+    return _VOCABULARY
+
+
 def _tokenise_many(
-    corpus_dir: Path, paths: list[Path], manifest: dict[str, dict[str, str]], dictionary: bytes
-) -> tuple[list[str], list[_Tokenised | CorpusError]]:
-    """A chunk of files, with one vocabulary for the chunk (far fewer strings to send
-    back and map than one per article)."""
-    local: defaultdict[str, int] = defaultdict()
-    local.default_factory = local.__len__  # a new term gets the next number
+    corpus_dir: Path,
+    paths: list[Path],
+    manifest: dict[str, dict[str, str]],
+    dictionary: bytes,
+    build: str,
+) -> tuple[int, list[str], list[_Tokenised | CorpusError]]:
+    """A chunk of files: this process's id, the terms it numbered first in this chunk,
+    and the articles, their terms numbered in this process's vocabulary of the build."""
+    state = _vocabulary(build, dictionary)
     results: list[_Tokenised | CorpusError] = []
-    pack = compressor(dictionary)
     for path in paths:
         try:
-            results.append(_tokenise(corpus_dir, path, manifest, local, pack))
+            results.append(_tokenise(corpus_dir, path, manifest, state))
         except CorpusError as exc:
             results.append(exc)
         except FileNotFoundError:
             results.append(CorpusError(path, "the file vanished while it was being read"))
         except OSError as exc:
             results.append(CorpusError(path, f"cannot be read ({exc.strerror or exc})"))
-    return list(local), results
+    new = list(islice(state.local, state.sent, None))
+    state.sent += len(new)
+    return os.getpid(), new, results
 
 
 PARALLEL_FROM = 64  # articles to tokenise before it pays to start worker processes
@@ -122,15 +172,20 @@ def _tokenised_stream(
     """Tokenised articles in ``paths`` order, their terms mapped into ``vocab``; on
     ``workers`` processes when it pays."""
 
+    remaps: dict[int, np.ndarray] = {}  # per worker: its term numbers to the index's
+    build = uuid.uuid4().hex
+
     def mapped(
-        chunk: tuple[list[str], list[_Tokenised | CorpusError]],
+        chunk: tuple[int, list[str], list[_Tokenised | CorpusError]],
     ) -> Iterator[_Tokenised | CorpusError]:
-        chunk_vocab, results = chunk
-        # C-level passes (no Python frame per term): this runs in the main process while
-        # the workers tokenise, once per distinct term of each chunk.
-        new = [t for t in chunk_vocab if t not in vocab]
+        # A worker's chunks come back in the order it tokenised them (the pool hands
+        # chunks out in order, and they are taken back in order), so its new terms
+        # extend what the main process knows of its numbering.
+        worker, first_met, results = chunk
+        new = [t for t in first_met if t not in vocab]
         vocab.update(zip(new, range(len(vocab), len(vocab) + len(new)), strict=True))
-        remap = np.fromiter(map(vocab.__getitem__, chunk_vocab), np.int32, len(chunk_vocab))
+        added = np.fromiter(map(vocab.__getitem__, first_met), np.int32, len(first_met))
+        remap = remaps[worker] = np.concatenate((remaps.get(worker, added[:0]), added))
         for result in results:
             if isinstance(result, _Tokenised) and len(result.terms):
                 result.terms = remap[result.terms]
@@ -140,15 +195,19 @@ def _tokenised_stream(
     size = max(8, min(CHUNK_FILES, len(paths) // (max(workers, 1) * 8)))
     chunks = [paths[i : i + size] for i in range(0, len(paths), size)]
     if workers <= 1 or len(paths) < PARALLEL_FROM:
-        for chunk in chunks:
-            yield from mapped(_tokenise_many(corpus_dir, chunk, manifest, dictionary))
+        global _VOCABULARY
+        try:
+            for chunk in chunks:
+                yield from mapped(_tokenise_many(corpus_dir, chunk, manifest, dictionary, build))
+        finally:
+            _VOCABULARY = None  # this process builds again later: start afresh
         return
     # "spawn", not "fork": the bots rebuild from a thread, and forking a threaded
     # process can leave a lock held forever in the child.
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         pending = [
-            pool.submit(_tokenise_many, corpus_dir, chunk, manifest, dictionary)
+            pool.submit(_tokenise_many, corpus_dir, chunk, manifest, dictionary, build)
             for chunk in chunks[: workers * 4]
         ]
         next_chunk = len(pending)
@@ -157,7 +216,7 @@ def _tokenised_stream(
             if next_chunk < len(chunks):  # keep a bounded number of chunks in flight
                 pending.append(
                     pool.submit(
-                        _tokenise_many, corpus_dir, chunks[next_chunk], manifest, dictionary
+                        _tokenise_many, corpus_dir, chunks[next_chunk], manifest, dictionary, build
                     )
                 )
                 next_chunk += 1

@@ -151,3 +151,31 @@ def test_the_tokenizer_gives_what_it_gave_before_on_varied_text() -> None:
     plain = "The quick brown fox jumps over the lazy dog while Metas analysts watch"
     for text in (plain, plain.upper(), plain + "'s end", plain.replace(" ", "\n")):
         assert tokenize(text) == _old_tokenize(text)
+
+
+def test_the_build_counts_the_terms_the_tokenizer_finds() -> None:
+    """The build tokenises plain paragraphs in compiled code and the rest with
+    ``tokenize``: every paragraph's term counts must be what ``tokenize`` gives."""
+    from collections import Counter, defaultdict
+
+    from index.tokenising import _keys
+    from index.wordscan import PlainWords
+
+    local: defaultdict[str, int] = defaultdict()
+    local.default_factory = local.__len__
+    words = PlainWords(local.__getitem__)
+    rng = np.random.default_rng(29)
+    simple = ["Meta", "the", "a", "x", "it's", "snake_case", "_x", "x_", "co-op", "dash-"]
+    simple += ["-lead", "rock'n'roll", "Metas'", "''", "over-the-counter", "AI-", "Who?"]
+    for _ in range(300):  # articles of mixed paragraphs, one vocabulary for them all
+        texts = [
+            *_texts(rng, PIECES, [" ", ", ", ". ", "\n", "-", "'"], int(rng.integers(0, 4))),
+            *_texts(rng, simple, [" ", ", ", ". ", "\n", "-", "'", "_"], int(rng.integers(0, 6))),
+        ]
+        rng.shuffle(texts)
+        keys = _keys(texts, words, local)
+        names = {number: term for term, number in local.items()}
+        got: list[Counter[str]] = [Counter() for _ in texts]
+        for key in keys.tolist():
+            got[key >> 32][names[key & 0xFFFFFFFF]] += 1
+        assert got == [Counter(tokenize(text)) for text in texts], texts
