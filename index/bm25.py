@@ -246,8 +246,7 @@ def build(
     )
     from index.inverting import invert  # numba: only where an index is built
 
-    indptr, doc_ids, doc_tfs = invert(forward.indptr, forward.terms, forward.tfs, n_terms)
-    doc_len = forward.doc_len().astype(np.int32)
+    indptr, doc_ids, doc_tfs, doc_len = invert(forward.indptr, forward.terms, forward.tfs, n_terms)
     if consume:
         forward.terms, forward.tfs = np.zeros(0, np.int32), np.zeros(0, np.uint16)
     return from_postings(doc_ids, doc_tfs, indptr, doc_len, k1, b, epsilon)
@@ -326,7 +325,9 @@ def merge(
     kept_df[: len(old_df)] = old_df
     from index.inverting import invert
 
-    new_indptr, new_ids, new_tfs = invert(added.indptr, added.terms, added.tfs, n_terms, added_ids)
+    new_indptr, new_ids, new_tfs, _ = invert(
+        added.indptr, added.terms, added.tfs, n_terms, added_ids
+    )
     new_terms = np.repeat(np.arange(n_terms, dtype=np.int32), np.diff(new_indptr))
     indptr = np.zeros(n_terms + 1, np.int64)
     np.cumsum(kept_df + np.diff(new_indptr), out=indptr[1:])
