@@ -11,6 +11,7 @@ invented: an unknown field stays empty, and a date is an ISO date or nothing.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import tomllib
 from collections.abc import Iterator
@@ -93,23 +94,42 @@ class Article:
 
 
 def article_files(corpus_dir: Path) -> list[Path]:
-    """The article files of a corpus, in a stable order; hidden files are skipped."""
+    """The article files of a corpus, in a stable order (by relative path); hidden files
+    and folders (".x", "_x") are skipped.  Listed with ``os.walk``: at 10,000 files
+    ``rglob`` and a ``relative_to`` per file took a second of every build and scan."""
     if not corpus_dir.is_dir():
         raise CorpusError(corpus_dir, "corpus folder not found")
-    try:
-        files = [
-            p
-            for p in corpus_dir.rglob("*")
-            if p.suffix.lower() in ARTICLE_SUFFIXES
-            and not any(part.startswith((".", "_")) for part in p.relative_to(corpus_dir).parts)
-        ]
-    except OSError as exc:  # a folder removed or locked while it was being listed
+
+    def unlistable(exc: OSError) -> None:
         raise CorpusError(corpus_dir, f"cannot be listed ({exc.strerror or exc})") from exc
-    return sorted(files, key=lambda p: p.relative_to(corpus_dir).as_posix())
+
+    found: list[tuple[str, str]] = []  # (relative path, full path)
+    top = os.fspath(corpus_dir)
+    for root, folders, names in os.walk(top, onerror=unlistable):
+        folders[:] = [f for f in folders if not f.startswith((".", "_"))]
+        prefix = os.path.relpath(root, top).replace(os.sep, "/") + "/"
+        prefix = "" if prefix == "./" else prefix
+        found.extend(
+            (prefix + name, os.path.join(root, name))
+            for name in names
+            if not name.startswith((".", "_"))
+            and os.path.splitext(name)[1].lower() in ARTICLE_SUFFIXES
+        )
+    found.sort()
+    return [Path(full) for _, full in found]
+
+
+def relative_name(corpus_dir: Path, path: Path) -> str:
+    """``path`` relative to the corpus, as POSIX text (what manifests and indexes key on)."""
+    top, full = os.fspath(corpus_dir).rstrip(os.sep) + os.sep, os.fspath(path)
+    if full.startswith(top):  # the common case, without pathlib's parsing
+        return full[len(top) :].replace(os.sep, "/")
+    return path.relative_to(corpus_dir).as_posix()
 
 
 def article_id(corpus_dir: Path, path: Path) -> str:
-    return path.relative_to(corpus_dir).with_suffix("").as_posix()
+    name = relative_name(corpus_dir, path)
+    return name[: -len(path.suffix)] if path.suffix else name
 
 
 def load_manifest(corpus_dir: Path) -> dict[str, dict[str, str]]:
@@ -283,7 +303,7 @@ def load_article(
     else:
         front, body = split_front_matter(text)
         meta, blocks = _text_article(body, markdown=suffix in (".md", ".markdown"))
-    rel = path.relative_to(corpus_dir).as_posix()
+    rel = relative_name(corpus_dir, path)
     for stronger in ((manifest or {}).get(rel, {}), front):
         meta.update({k: v for k, v in stronger.items() if v})
     if meta.get("date"):

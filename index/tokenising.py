@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from index.analyzer import tokenize
-from index.documents import CorpusError, lead_title, load_article
+from index.documents import CorpusError, lead_title, load_article, relative_name
 from index.paragraphs import split_paragraphs
 from index.texts import blocks_of, compressor, lines_of
 from index.wordscan import PlainWords
@@ -65,7 +65,7 @@ def _tokenise(
         "source": article.source,
         "date": article.date,
         "url": article.url,
-        "path": path.relative_to(corpus_dir).as_posix(),
+        "path": relative_name(corpus_dir, path),
         "sha256": article.sha256,
         "size": st.st_size,
         "mtime_ns": st.st_mtime_ns,

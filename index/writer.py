@@ -28,6 +28,7 @@ from index.documents import (
     article_files,
     load_article,
     load_manifest,
+    relative_name,
 )
 from index.integrity import write_checksums
 from index.paragraphs import split_paragraphs
@@ -51,7 +52,7 @@ def corpus_fingerprint(corpus_dir: Path) -> str:
             st = path.stat()
         except OSError:
             continue
-        rel = path.relative_to(corpus_dir).as_posix()
+        rel = relative_name(corpus_dir, path)
         digest.update(f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     return digest.hexdigest()
 
@@ -128,7 +129,7 @@ def build_index(
     reusable = _reusable(previous, corpus_dir, entries)
     plan: list[tuple[Path, ArticleInfo | None]] = []
     for path in files:
-        rel = path.relative_to(corpus_dir).as_posix()
+        rel = relative_name(corpus_dir, path)
         old = reusable.get(rel)
         try:
             st = path.stat()

@@ -104,3 +104,21 @@ def test_unreadable_files_are_refused_by_name(tmp_path: Path, content: bytes, re
 def test_vanished_file_is_reported(tmp_path: Path) -> None:
     with pytest.raises(CorpusError, match="gone.txt: the file vanished"):
         load_article(tmp_path, tmp_path / "gone.txt")
+
+
+def test_the_corpus_listing_skips_hidden_files_and_folders_and_is_ordered(tmp_path: Path) -> None:
+    """What is listed is what gets indexed: drafts in "_" folders, dot files and
+    folders named like articles stay out, and the order is the files' relative paths."""
+    from index.documents import article_files
+
+    for name in (
+        "b.txt", "a.md", "A.HTML", "sub/z.txt", "sub/deeper/y.markdown", "sub-a.txt",
+        ".hidden.txt", "_draft.txt", ".git/x.txt", "_drafts/d.md", "sub/_old/o.txt",
+        "notes.pdf", "readme",
+    ):  # fmt: skip
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("Some text.\n")
+    (tmp_path / "folder.md").mkdir()  # a folder, not an article
+    listed = [p.relative_to(tmp_path).as_posix() for p in article_files(tmp_path)]
+    assert listed == ["A.HTML", "a.md", "b.txt", "sub-a.txt", "sub/deeper/y.markdown", "sub/z.txt"]
