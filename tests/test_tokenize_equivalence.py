@@ -179,3 +179,17 @@ def test_the_build_counts_the_terms_the_tokenizer_finds() -> None:
         for key in keys.tolist():
             got[key >> 32][names[key & 0xFFFFFFFF]] += 1
         assert got == [Counter(tokenize(text)) for text in texts], texts
+    # Tens of thousands of distinct words: the word table grows and is rehashed.
+    letters = np.array(list("abcdefghijklmnopqrstuvwxyz-'_"))
+    for _ in range(3):
+        texts = [
+            " ".join("".join(rng.choice(letters, int(rng.integers(1, 15)))) for _ in range(800))
+            for _ in range(40)
+        ]
+        keys = _keys(texts, words, local)
+        names = {number: term for term, number in local.items()}
+        got = [Counter() for _ in texts]
+        for key in keys.tolist():
+            got[key >> 32][names[key & 0xFFFFFFFF]] += 1
+        assert got == [Counter(tokenize(text)) for text in texts]
+    assert len(words._table) > 1 << 16  # it did grow
