@@ -10,7 +10,7 @@ import multiprocessing
 import os
 import uuid
 from collections import defaultdict
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from itertools import islice
@@ -83,26 +83,29 @@ def _tokenise(
     )
 
 
-def _keys(texts: list[str], words: PlainWords, local: dict[str, int]) -> np.ndarray:
+def _keys(texts: list[str], words: PlainWords | None, local: dict[str, int]) -> np.ndarray:
     """``paragraph << 32 | term`` for every term of every paragraph, in any order.
 
-    Plain ASCII paragraphs are tokenised in compiled code (``index.wordscan``); the
-    others by ``analyzer.tokenize``, their terms numbered in the same vocabulary.
+    With ``words``, plain ASCII paragraphs are tokenised in compiled code
+    (``index.wordscan``); the others (all of them without) by ``analyzer.tokenize``,
+    their terms numbered in the same vocabulary.
     """
-    ascii_at = [i for i, text in enumerate(texts) if text.isascii()]
-    everyone = len(ascii_at) == len(texts)
-    keys, plain = words.keys(texts if everyone else [texts[i] for i in ascii_at])
-    if not everyone and len(keys):  # numbered among the ASCII ones: renumber
-        at = np.asarray(ascii_at, np.int64)
-        keys = (at[keys >> 32] << 32) | (keys & 0xFFFFFFFF)
-    rest = set(range(len(texts))).difference(np.asarray(ascii_at)[plain].tolist())
-    if not rest:
-        return keys
+    if words is None:
+        keys = np.zeros(0, np.int64)
+        rest: Iterable[int] = range(len(texts))
+    else:
+        ascii_at = [i for i, text in enumerate(texts) if text.isascii()]
+        everyone = len(ascii_at) == len(texts)
+        keys, plain = words.keys(texts if everyone else [texts[i] for i in ascii_at])
+        if not everyone and len(keys):  # numbered among the ASCII ones: renumber
+            at = np.asarray(ascii_at, np.int64)
+            keys = (at[keys >> 32] << 32) | (keys & 0xFFFFFFFF)
+        rest = sorted(set(range(len(texts))).difference(np.asarray(ascii_at)[plain].tolist()))
     more = [keys]
-    for i in sorted(rest):
+    for i in rest:
         ids = np.fromiter(map(local.__getitem__, tokenize(texts[i])), np.int64)
         more.append((np.int64(i) << 32) | ids)
-    return np.concatenate(more)
+    return np.concatenate(more) if len(more) > 1 else keys
 
 
 @dataclass
@@ -113,7 +116,7 @@ class _WorkerVocabulary:
 
     build: str
     local: defaultdict[str, int]
-    words: PlainWords
+    words: PlainWords | None  # None: every paragraph through ``analyzer.tokenize``
     pack: Any
     sent: int = 0  # terms the main process has been sent
 
@@ -121,14 +124,13 @@ class _WorkerVocabulary:
 _VOCABULARY: _WorkerVocabulary | None = None
 
 
-def _vocabulary(build: str, dictionary: bytes) -> _WorkerVocabulary:
+def _vocabulary(build: str, dictionary: bytes, compiled: bool) -> _WorkerVocabulary:
     global _VOCABULARY
     if _VOCABULARY is None or _VOCABULARY.build != build:
         local: defaultdict[str, int] = defaultdict()
         local.default_factory = local.__len__  # a new term gets the next number
-        _VOCABULARY = _WorkerVocabulary(
-            build, local, PlainWords(local.__getitem__), compressor(dictionary)
-        )
+        words = PlainWords(local.__getitem__) if compiled else None
+        _VOCABULARY = _WorkerVocabulary(build, local, words, compressor(dictionary))
     return _VOCABULARY
 
 
@@ -138,10 +140,11 @@ def _tokenise_many(
     manifest: dict[str, dict[str, str]],
     dictionary: bytes,
     build: str,
+    compiled: bool = True,
 ) -> tuple[int, list[str], list[_Tokenised | CorpusError]]:
     """A chunk of files: this process's id, the terms it numbered first in this chunk,
     and the articles, their terms numbered in this process's vocabulary of the build."""
-    state = _vocabulary(build, dictionary)
+    state = _vocabulary(build, dictionary, compiled)
     results: list[_Tokenised | CorpusError] = []
     for path in paths:
         try:
@@ -195,10 +198,15 @@ def _tokenised_stream(
     size = max(8, min(CHUNK_FILES, len(paths) // (max(workers, 1) * 8)))
     chunks = [paths[i : i + size] for i in range(0, len(paths), size)]
     if workers <= 1 or len(paths) < PARALLEL_FROM:
+        # A few files (an article added, a small corpus): the compiled word table is
+        # not worth loading into this process (half a second, more than it saves).
+        compiled = len(paths) >= PARALLEL_FROM
         global _VOCABULARY
         try:
             for chunk in chunks:
-                yield from mapped(_tokenise_many(corpus_dir, chunk, manifest, dictionary, build))
+                yield from mapped(
+                    _tokenise_many(corpus_dir, chunk, manifest, dictionary, build, compiled)
+                )
         finally:
             _VOCABULARY = None  # this process builds again later: start afresh
         return
