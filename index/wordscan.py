@@ -34,7 +34,7 @@ def _word_char(c: int) -> bool:
     return 97 <= c <= 122 or c == 95  # a-z, _
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _find(
     buf: np.ndarray,
     start: int,
