@@ -23,7 +23,7 @@ from index.analyzer import tokenize
 from index.documents import CorpusError, lead_title, load_article, relative_name
 from index.paragraphs import split_paragraphs
 from index.texts import blocks_of, compressor, lines_of
-from index.wordscan import PlainWords
+from index.wordscan import SEPARATOR, PlainWords
 
 
 @dataclass
@@ -94,7 +94,8 @@ def _keys(texts: list[str], words: PlainWords | None, local: dict[str, int]) -> 
         keys = np.zeros(0, np.int64)
         rest: Iterable[int] = range(len(texts))
     else:
-        ascii_at = [i for i, text in enumerate(texts) if text.isascii()]
+        # (A 0 byte in a text would read as the scanner's paragraph separator.)
+        ascii_at = [i for i, t in enumerate(texts) if t.isascii() and SEPARATOR not in t]
         everyone = len(ascii_at) == len(texts)
         keys, plain = words.keys(texts if everyone else [texts[i] for i in ascii_at])
         if not everyone and len(keys):  # numbered among the ASCII ones: renumber

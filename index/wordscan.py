@@ -198,6 +198,8 @@ class PlainWords:
         # As analyzer.tokenize prepares a text (ASCII: casefold is lower); the separator
         # is no space, so the possessives are those of each paragraph alone.
         text = SEPARATOR.join(texts).lower().replace("'s ", " ").replace("s' ", "s ")
+        if text.count(SEPARATOR) != len(texts) - 1:  # the scan writes one flag a text
+            raise ValueError("a text holds the paragraph separator")
         buf = np.frombuffer(text.encode("ascii"), np.uint8)
         words = int(self._state[0])
         most = words + len(buf) // 2 + 1  # a word is a letter and a separator at least

@@ -166,7 +166,7 @@ def test_the_build_counts_the_terms_the_tokenizer_finds() -> None:
     words = PlainWords(local.__getitem__)
     rng = np.random.default_rng(29)
     simple = ["Meta", "the", "a", "x", "it's", "snake_case", "_x", "x_", "co-op", "dash-"]
-    simple += ["-lead", "rock'n'roll", "Metas'", "''", "over-the-counter", "AI-", "Who?"]
+    simple += ["-lead", "rock'n'roll", "Metas'", "''", "over-the-counter", "AI-", "Who?", "\x00"]
     for _ in range(300):  # articles of mixed paragraphs, one vocabulary for them all
         texts = [
             *_texts(rng, PIECES, [" ", ", ", ". ", "\n", "-", "'"], int(rng.integers(0, 4))),
