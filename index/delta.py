@@ -24,7 +24,7 @@ from index.analyzer import ANALYZER_VERSION
 from index.documents import CorpusError
 from index.integrity import checksums_of, write_checksums
 from index.reader import INDEX_FORMAT, TEXTS, ArticleInfo, SearchIndex
-from index.segments import MAX_CHANGED_FILES, SegmentedBM25, delta_limit
+from index.segments import BACKSTOP, MAX_CHANGED_FILES, SegmentedBM25, delta_limit
 from index.texts import DICTIONARY
 from index.tokenising import _tokenised_stream
 from index.writer import BuildReport, problem_of
@@ -52,7 +52,11 @@ class Corpus:
 
 
 def fits(previous: SearchIndex, plan: list[tuple[Path, ArticleInfo | None]]) -> bool:
-    """Whether this change can be a delta over ``previous``'s main segment."""
+    """Whether this change can be a delta over ``previous``'s main segment.
+
+    A delta past its limit is still written, so the change is searchable at once, and
+    merged right after (``past_limit``); only one far past it (merges failing again and
+    again) or a change to many files is a full build at once."""
     base = previous.main_size
     changed = sum(1 for _, old in plan if old is None)
     if base == 0 or changed > MAX_CHANGED_FILES:
@@ -61,7 +65,21 @@ def fits(previous: SearchIndex, plan: list[tuple[Path, ArticleInfo | None]]) -> 
         old.paragraph_count for _, old in plan if old is not None and old.first_paragraph < base
     )
     in_delta = previous.bm25.n_docs - base
-    return base - kept_main <= delta_limit(base) and in_delta <= delta_limit(base)
+    most = BACKSTOP * delta_limit(base)
+    return base - kept_main <= most and in_delta <= most
+
+
+def past_limit(index: SearchIndex) -> bool:
+    """Whether ``index``'s delta, or the paragraphs it deletes from the main segment,
+    has grown past the limit: time to merge everything into one segment."""
+    delta = index.meta.get("delta")
+    if not delta:
+        return False
+    base = index.main_size
+    removed = set(delta.get("removed") or [])
+    deleted = sum(a.paragraph_count for n, a in enumerate(index.main_articles) if n in removed)
+    limit = delta_limit(base)
+    return index.bm25.n_docs - base > limit or deleted > limit
 
 
 def build_delta(

@@ -9,11 +9,12 @@ of the last delta, whose term counts and texts are reused).  Delta paragraph ids
 the main segment's.  The collection statistics stay global: N, the average length and
 each term's document frequency count the live paragraphs of both segments, so every
 score is still exactly rank_bm25's over the whole corpus (in index order).  When the
-delta or the deletions grow past a share of the main segment, the next build is a full
-one that merges everything (``index.writer``).
+delta or the deletions grow past a share of the main segment, the delta is still
+written and served, and a full build that merges everything follows at once, on the
+same (watcher's) thread, while questions are answered from the delta (``index.store``).
 
-Left out: more than one delta segment, and merging in the background (a merge is the
-next full build, on the watcher's thread like any build).
+Left out: more than one delta segment (a change that lands during a merge waits for
+it).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from index import bm25
 MAX_CHANGED_FILES = 64  # more changed files at once: a full build
 DELTA_SHARE = 0.05  # delta paragraphs (or deleted ones) past this share of the main: merge
 DELTA_FLOOR = 5000  # ... but a small index keeps a delta of this many
+BACKSTOP = 4  # a delta this many times past the limit: a full build at once
 
 
 def delta_limit(main_size: int) -> int:

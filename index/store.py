@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
-from index import bm25
+from index import bm25, delta
 from index.analyzer import ANALYZER_VERSION
 from index.documents import CorpusError
 from index.integrity import DamagedIndex
@@ -173,15 +173,24 @@ class IndexStore:
         if fingerprint == "missing" and current is not None:
             self.last_error = f"{self.corpus_dir}: corpus folder not found"
             raise CorpusBuildError([CorpusError(self.corpus_dir, "corpus folder not found")])
+        report = self._build(None if force else current, fingerprint, merge=False)
+        if self._index is not None and delta.past_limit(self._index):
+            # The change is served from the delta already; merging the segments now, on
+            # this (the watcher's) thread, makes no question wait for it.
+            report = self._build(self._index, fingerprint, merge=True)
+        return report
+
+    def _build(self, previous: SearchIndex | None, fingerprint: str, *, merge: bool) -> BuildReport:
         report = build_index(
             self.corpus_dir,
             self.index_dir,
             progress=self.progress,
-            previous=None if force else current,
+            previous=previous,
             fingerprint=fingerprint,
+            merge=merge,
         )
         self.last_error = None
-        if report.skipped:
+        if report.skipped and not merge:  # a merge reads the same files: said once
             log.warning(
                 "%s",
                 _unreadable_message(

@@ -100,13 +100,15 @@ def build_index(
     previous: SearchIndex | None = None,
     workers: int | None = None,
     fingerprint: str | None = None,
+    merge: bool = False,
 ) -> BuildReport:
     """Build into a fresh folder under ``index_dir``; the caller decides whether to switch.
 
     Articles whose file is unchanged since ``previous`` was built (same size and
     modification time) are not read again: their paragraphs and term counts are copied.
     The rest are tokenised on ``workers`` processes (default: every core) and streamed
-    to disk, so memory holds term ids and counts, not texts.
+    to disk, so memory holds term ids and counts, not texts.  A small change is a delta
+    segment (``index.delta``) unless ``merge`` asks for one segment of everything.
     """
     started = time.perf_counter()
     index_dir.mkdir(parents=True, exist_ok=True)
@@ -142,7 +144,7 @@ def build_index(
     if previous is not None and reusable:
         from index import delta  # imports this module
 
-        if delta.fits(previous, plan):
+        if not merge and delta.fits(previous, plan):
             return delta.build_delta(
                 corpus_dir,
                 index_dir,

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi
 
 from index import bm25, segments
+from index import store as store_module
 from index.analyzer import tokenize
 from index.documents import iter_articles
 from index.paragraphs import split_paragraphs
@@ -116,16 +119,52 @@ def test_a_delta_past_its_limit_is_merged_into_a_full_build(
     _write(corpus, "b1.txt", 200)  # 6 paragraphs: a delta
     store.refresh()
     assert "delta" in store.current().meta
-    _write(corpus, "b2.txt", 201)  # 12: still a delta, the next change merges
-    store.refresh()
-    assert "delta" in store.current().meta
-    _write(corpus, "b3.txt", 202)
+    _write(corpus, "b2.txt", 201)  # 12, past the limit: served as a delta, then merged
     report = store.refresh()
     merged = store.current()
     assert "delta" not in merged.meta and report is not None
-    assert report.tokenised == 3  # the delta's articles are read again into the merge
+    assert report.tokenised == 2  # the delta's articles are read again into the merge
     assert list(merged.paragraph_ids()) == list(range(merged.size))
     _assert_exact(merged, corpus)
+
+
+def test_questions_see_a_new_article_while_the_segments_merge(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The merge runs on the watcher's thread after the delta is served: an article
+    added past the limit is found at once, not after the whole index is rewritten."""
+    monkeypatch.setattr(segments, "DELTA_FLOOR", 10)
+    monkeypatch.setattr(segments, "DELTA_SHARE", 0.0)
+    store = IndexStore(corpus, tmp_path / "i", watch=False)
+    store.current()
+    _write(corpus, "b1.txt", 200)
+    store.refresh()
+    merging, release = threading.Event(), threading.Event()
+    real_build = store_module.build_index
+
+    def held_merge(*args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("merge"):
+            merging.set()
+            assert release.wait(30)
+        return real_build(*args, **kwargs)
+
+    monkeypatch.setattr(store_module, "build_index", held_merge)
+    (corpus / "news.txt").write_text(
+        "\n\n".join(f"Zebras crossed the trading floor on day {n}." for n in range(12))
+    )
+    worker = threading.Thread(target=store.refresh)
+    worker.start()
+    try:
+        assert merging.wait(30)
+        served = store.current()  # while the merge is held
+        assert "delta" in served.meta
+        top = served.search(tokenize("zebras trading floor"), 3)
+        assert top and served.passage(top[0][0]).article_id == "news"
+    finally:
+        release.set()
+        worker.join(30)
+    assert "delta" not in store.current().meta
+    _assert_exact(store.current(), corpus)
 
 
 def test_a_damaged_delta_file_is_found_and_the_index_rebuilt(corpus: Path, tmp_path: Path) -> None:
