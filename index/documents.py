@@ -95,15 +95,21 @@ class Article:
 
 def article_files(corpus_dir: Path) -> list[Path]:
     """The article files of a corpus, in a stable order (by relative path); hidden files
-    and folders (".x", "_x") are skipped.  Listed with ``os.walk``: at 10,000 files
-    ``rglob`` and a ``relative_to`` per file took a second of every build and scan."""
+    and folders (".x", "_x") are skipped."""
+    return [Path(full) for _, full in article_listing(corpus_dir)]
+
+
+def article_listing(corpus_dir: Path) -> list[tuple[str, str]]:
+    """(relative POSIX path, full path) of every article file, in ``article_files``'
+    order.  Listed with ``os.walk`` and plain strings: at 10,000 files ``rglob`` and a
+    ``relative_to`` per file took a second of every build and scan."""
     if not corpus_dir.is_dir():
         raise CorpusError(corpus_dir, "corpus folder not found")
 
     def unlistable(exc: OSError) -> None:
         raise CorpusError(corpus_dir, f"cannot be listed ({exc.strerror or exc})") from exc
 
-    found: list[tuple[str, str]] = []  # (relative path, full path)
+    found: list[tuple[str, str]] = []
     top = os.fspath(corpus_dir)
     for root, folders, names in os.walk(top, onerror=unlistable):
         folders[:] = [f for f in folders if not f.startswith((".", "_"))]
@@ -116,7 +122,7 @@ def article_files(corpus_dir: Path) -> list[Path]:
             and os.path.splitext(name)[1].lower() in ARTICLE_SUFFIXES
         )
     found.sort()
-    return [Path(full) for _, full in found]
+    return found
 
 
 def relative_name(corpus_dir: Path, path: Path) -> str:

@@ -26,6 +26,7 @@ from index.documents import (
     MANIFEST_NAME,
     CorpusError,
     article_files,
+    article_listing,
     load_article,
     load_manifest,
     relative_name,
@@ -43,16 +44,17 @@ def corpus_fingerprint(corpus_dir: Path) -> str:
     """A cheap fingerprint (names, sizes, modification times) to notice a changed corpus."""
     digest = hashlib.sha256()
     try:
-        paths = article_files(corpus_dir)
+        listing = article_listing(corpus_dir)
     except CorpusError:
         return "missing"
     manifest = corpus_dir / MANIFEST_NAME
-    for path in [*paths, manifest] if manifest.exists() else paths:
+    if manifest.exists():
+        listing.append((MANIFEST_NAME, os.fspath(manifest)))
+    for rel, full in listing:
         try:
-            st = path.stat()
+            st = os.stat(full)
         except OSError:
             continue
-        rel = relative_name(corpus_dir, path)
         digest.update(f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     return digest.hexdigest()
 
