@@ -1,6 +1,6 @@
 """Looking at the corpus for changes on a thread of its own, never on a question's.
 
-A scan stats every corpus file (163 ms at 10,000 files), and a change means a rebuild:
+A scan stats every corpus file (about 80 ms at 10,000 files), and a change means a rebuild:
 neither belongs on the thread of whoever asks next.  The watcher calls its check every
 ``interval`` seconds on a daemon thread.  It holds its owner only weakly, so an
 ``IndexStore`` that is dropped (as in tests and one-shot commands) lets its thread end.
