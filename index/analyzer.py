@@ -256,7 +256,12 @@ def _has_ascii_special(text: str) -> bool:
 
 def tokenize(text: str) -> list[str]:
     """Index terms of ``text``, in order, repeats kept (BM25 counts them)."""
-    text = (text if text.isascii() else fold(text)).casefold()
+    return tokenize_folded(text if text.isascii() else fold(text))
+
+
+def tokenize_folded(text: str) -> list[str]:
+    """``tokenize`` of a text that is ASCII or already ``fold``-ed."""
+    text = text.casefold()
     # Possessives: "meta's" and "metas'" index as "meta".
     text = text.replace("'s ", " ").replace("s' ", "s ")
     ascii_only = text.isascii()

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from index.analyzer import tokenize
+from index.analyzer import fold, tokenize_folded
 from index.documents import CorpusError, lead_title, load_article, relative_name
 from index.paragraphs import split_paragraphs
 from index.texts import blocks_of, compressor, lines_of
@@ -86,25 +86,26 @@ def _tokenise(
 def _keys(texts: list[str], words: PlainWords | None, local: dict[str, int]) -> np.ndarray:
     """``paragraph << 32 | term`` for every term of every paragraph, in any order.
 
-    With ``words``, plain ASCII paragraphs are tokenised in compiled code
-    (``index.wordscan``); the others (all of them without) by ``analyzer.tokenize``,
-    their terms numbered in the same vocabulary.
+    Each text is folded first, as ``analyzer.tokenize`` does (curly quotes, dashes,
+    accents: most news paragraphs are then ASCII).  With ``words``, plain ASCII ones are
+    tokenised in compiled code (``index.wordscan``); the others (all of them without)
+    by ``analyzer.tokenize_folded``, their terms numbered in the same vocabulary.
     """
-    if words is None:
-        keys = np.zeros(0, np.int64)
-        rest: Iterable[int] = range(len(texts))
-    else:
+    folded = [t if t.isascii() else fold(t) for t in texts]
+    keys = np.zeros(0, np.int64)
+    rest: Iterable[int] = range(len(texts))
+    if words is not None:
         # (A 0 byte in a text would read as the scanner's paragraph separator.)
-        ascii_at = [i for i, t in enumerate(texts) if t.isascii() and SEPARATOR not in t]
+        ascii_at = [i for i, t in enumerate(folded) if t.isascii() and SEPARATOR not in t]
         everyone = len(ascii_at) == len(texts)
-        keys, plain = words.keys(texts if everyone else [texts[i] for i in ascii_at])
+        keys, plain = words.keys(folded if everyone else [folded[i] for i in ascii_at])
         if not everyone and len(keys):  # numbered among the ASCII ones: renumber
             at = np.asarray(ascii_at, np.int64)
             keys = (at[keys >> 32] << 32) | (keys & 0xFFFFFFFF)
-        rest = sorted(set(range(len(texts))).difference(np.asarray(ascii_at)[plain].tolist()))
+        rest = sorted(set(rest).difference(np.asarray(ascii_at)[plain].tolist()))
     more = [keys]
     for i in rest:
-        ids = np.fromiter(map(local.__getitem__, tokenize(texts[i])), np.int64)
+        ids = np.fromiter(map(local.__getitem__, tokenize_folded(folded[i])), np.int64)
         more.append((np.int64(i) << 32) | ids)
     return np.concatenate(more) if len(more) > 1 else keys
 
