@@ -232,9 +232,24 @@ class _TermsOf(dict[str, tuple[str, ...]]):
 _TERMS = _TermsOf()
 
 
-def terms_of_word(word: str) -> tuple[str, ...]:
-    """The terms of one word as ``tokenize`` finds it in plain text (cached)."""
-    return _TERMS[word]
+def terms_of_token(token: str) -> tuple[str, ...]:
+    """The terms ``tokenize`` gives one token of a folded lower-case ASCII text, as
+    ``index.wordscan`` finds them: a word, a ticker, money, a number, or after "\x01" a
+    word and the version number that follows it ("\x01llama 4": "llama4")."""
+    first = token[0]
+    if first == "\x01":
+        word, _, number = token[1:].partition(" ")
+        bare = _word(word)[1]
+        return (bare + number,) if bare else ()
+    if first == "$":
+        amount = token[1:].strip().replace(",", "")
+        return (amount, first + amount)
+    if first.isdigit():
+        return tuple(_number_terms(token))
+    if ":" in token:
+        exchange, _, symbol = token.partition(":")
+        return (token, exchange, symbol)
+    return _TERMS[token]
 
 
 _NOT_LOWER = str.maketrans({i: " " for i in range(128) if not 97 <= i <= 122})

@@ -1,7 +1,9 @@
 """Reading, splitting and tokenising articles, on worker processes when there are many.
 
-Workers send back term ids in a vocabulary of their own chunk of files (far fewer strings
-to ship and map than one per article); the stream maps them into the index's vocabulary.
+Each worker numbers terms in a vocabulary of its own, kept across the chunks of files it
+is given, and sends back only the terms it met first in a chunk (far fewer strings to
+ship and map than one per article); the stream maps them into the index's vocabulary.
+ASCII paragraphs are tokenised in compiled code (``index.wordscan``).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from index.analyzer import fold, tokenize_folded
 from index.documents import CorpusError, lead_title, load_article, relative_name
 from index.paragraphs import split_paragraphs
 from index.texts import blocks_of, compressor, lines_of
-from index.wordscan import SEPARATOR, PlainWords
+from index.wordscan import SEPARATOR, AsciiTokens
 
 
 @dataclass
@@ -54,7 +56,7 @@ def _tokenise(
     paragraphs = split_paragraphs(article)
     if not paragraphs:
         raise CorpusError(path, "no article text found in it (0 paragraphs)")
-    keys = _keys([p.indexed_text for p in paragraphs], state.words, state.local)
+    keys = _keys([p.indexed_text for p in paragraphs], state.tokens, state.local)
     pairs, tfs = np.unique(keys, return_counts=True)  # (paragraph, term) pairs, counted
     terms = (pairs & 0xFFFFFFFF).astype(np.int32)
     sizes = np.bincount(pairs >> 32, minlength=len(paragraphs))
@@ -83,26 +85,28 @@ def _tokenise(
     )
 
 
-def _keys(texts: list[str], words: PlainWords | None, local: dict[str, int]) -> np.ndarray:
+def _keys(texts: list[str], tokens: AsciiTokens | None, local: dict[str, int]) -> np.ndarray:
     """``paragraph << 32 | term`` for every term of every paragraph, in any order.
 
     Each text is folded first, as ``analyzer.tokenize`` does (curly quotes, dashes,
-    accents: most news paragraphs are then ASCII).  With ``words``, plain ASCII ones are
+    accents: most news paragraphs are then ASCII).  With ``tokens``, ASCII ones are
     tokenised in compiled code (``index.wordscan``); the others (all of them without)
     by ``analyzer.tokenize_folded``, their terms numbered in the same vocabulary.
     """
     folded = [t if t.isascii() else fold(t) for t in texts]
     keys = np.zeros(0, np.int64)
     rest: Iterable[int] = range(len(texts))
-    if words is not None:
+    if tokens is not None:
         # (A 0 byte in a text would read as the scanner's paragraph separator.)
         ascii_at = [i for i, t in enumerate(folded) if t.isascii() and SEPARATOR not in t]
         everyone = len(ascii_at) == len(texts)
-        keys, plain = words.keys(folded if everyone else [folded[i] for i in ascii_at])
-        if not everyone and len(keys):  # numbered among the ASCII ones: renumber
+        keys = tokens.keys(folded if everyone else [folded[i] for i in ascii_at])
+        if not everyone:  # numbered among the ASCII ones: renumber
             at = np.asarray(ascii_at, np.int64)
             keys = (at[keys >> 32] << 32) | (keys & 0xFFFFFFFF)
-        rest = sorted(set(rest).difference(np.asarray(ascii_at)[plain].tolist()))
+            rest = sorted(set(rest).difference(ascii_at))
+        else:
+            rest = ()
     more = [keys]
     for i in rest:
         ids = np.fromiter(map(local.__getitem__, tokenize_folded(folded[i])), np.int64)
@@ -112,13 +116,13 @@ def _keys(texts: list[str], words: PlainWords | None, local: dict[str, int]) -> 
 
 @dataclass
 class _WorkerVocabulary:
-    """A worker's numbering of terms and words, kept from chunk to chunk of one build:
+    """A worker's numbering of terms and tokens, kept from chunk to chunk of one build:
     each chunk sends back only the terms first met in it (numbering them afresh for
     every chunk cost a third of the tokenising)."""
 
     build: str
     local: defaultdict[str, int]
-    words: PlainWords | None  # None: every paragraph through ``analyzer.tokenize``
+    tokens: AsciiTokens | None  # None: every paragraph through ``analyzer.tokenize``
     pack: Any
     sent: int = 0  # terms the main process has been sent
 
@@ -131,8 +135,8 @@ def _vocabulary(build: str, dictionary: bytes, compiled: bool) -> _WorkerVocabul
     if _VOCABULARY is None or _VOCABULARY.build != build:
         local: defaultdict[str, int] = defaultdict()
         local.default_factory = local.__len__  # a new term gets the next number
-        words = PlainWords(local.__getitem__) if compiled else None
-        _VOCABULARY = _WorkerVocabulary(build, local, words, compressor(dictionary))
+        tokens = AsciiTokens(local.__getitem__) if compiled else None
+        _VOCABULARY = _WorkerVocabulary(build, local, tokens, compressor(dictionary))
     return _VOCABULARY
 
 

@@ -1,12 +1,14 @@
-"""Finding and numbering the words of plain paragraphs in compiled code, for the build.
+"""Tokenising ASCII paragraphs in compiled code, for the build.
 
 Tokenising in Python cost about 100 ns a word in look-ups alone (a new string, its hash,
-a probe of a 60,000-word dict), most of a build's time.  Most paragraphs are *plain*:
-ASCII with no digit and no colon, so no numbers, money or tickers, only words.  For
-those this module finds the words (exactly as ``analyzer.tokenize``'s plain path does)
-and numbers them in a hash table of its own, compiled; Python sees each distinct word
-once, to get its terms from the analyzer.  Other paragraphs go through
-``analyzer.tokenize`` as before, and the two give the same terms (a test checks).
+a probe of a 60,000-word dict) and a Python step per token for any paragraph holding a
+number, most of a build's time.  Once folded (``analyzer.fold``: curly quotes, dashes,
+accents) most paragraphs are ASCII.  For those this module finds the tokens exactly as
+``analyzer.tokenize`` does (its regular expression ``_TOKEN_RE``: tickers, money,
+numbers, words, and a word's version number, "llama 4") and numbers each distinct
+token string in a hash table of its own, compiled; Python sees each distinct token once,
+to get its terms from the analyzer.  Other paragraphs go through ``analyzer.tokenize``,
+and the two give the same terms (a test compares them on random text).
 """
 
 from __future__ import annotations
@@ -17,11 +19,13 @@ import numpy as np
 import numpy.typing as npt
 from numba import njit
 
-from index.analyzer import terms_of_word
+from index.analyzer import terms_of_token
 
 _FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 _FNV_PRIME = np.uint64(0x100000001B3)
-SEPARATOR = "\x00"  # between paragraphs in the bytes given to ``scan``
+SEPARATOR = "\x00"  # between paragraphs in the bytes given to ``_scan``
+PAIR = 1  # first byte of a (word, version number) entry: "\x01llama 4"
+FULL = -1  # ``_scan``'s answer when the table must grow first
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -30,13 +34,23 @@ def _letter(c: int) -> bool:
 
 
 @njit(cache=True, nogil=True, inline="always")
+def _digit(c: int) -> bool:
+    return 48 <= c <= 57
+
+
+@njit(cache=True, nogil=True, inline="always")
 def _word_char(c: int) -> bool:
-    return 97 <= c <= 122 or c == 95  # a-z, _
+    return 97 <= c <= 122 or 48 <= c <= 57 or c == 95  # \w in lower-case ASCII
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _space(c: int) -> bool:
+    return c == 32 or 9 <= c <= 13 or 28 <= c <= 31  # \s in ASCII (str.isspace)
 
 
 @njit(cache=True, nogil=True, inline="always")
 def _find(
-    buf: np.ndarray,
+    data: np.ndarray,
     start: int,
     end: int,
     table: np.ndarray,
@@ -44,10 +58,11 @@ def _find(
     word_at: np.ndarray,
     state: np.ndarray,
 ) -> int:
-    """The number of the word ``buf[start:end]``, numbering it when new."""
+    """The number of the token ``data[start:end]``, numbering it when new; ``FULL``
+    when the table is half full and must grow first."""
     h = _FNV_OFFSET
     for p in range(start, end):
-        h = (h ^ np.uint64(buf[p])) * _FNV_PRIME
+        h = (h ^ np.uint64(data[p])) * _FNV_PRIME
     mask = len(table) - 1
     slot = np.int64(h & np.uint64(mask))
     length = end - start
@@ -59,20 +74,93 @@ def _find(
         if word_at[w + 1] - a == length:
             same = True
             for p in range(length):
-                if arena[a + p] != buf[start + p]:
+                if arena[a + p] != data[start + p]:
                     same = False
                     break
             if same:
                 return w
         slot = (slot + 1) & mask
-    w = state[0]  # a new word: copy it into the arena
-    a = word_at[w]
+    w = state[0]
+    if 2 * (w + 1) > len(table):
+        return FULL
+    a = word_at[w]  # a new token: copy it into the arena
     for p in range(length):
-        arena[a + p] = buf[start + p]
+        arena[a + p] = data[start + p]
     word_at[w + 1] = a + length
     table[slot] = w + 1
     state[0] = w + 1
     return w
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _digits(buf: np.ndarray, q: int, end: int) -> int:
+    while q < end and _digit(buf[q]):
+        q += 1
+    return q
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _amount(buf: np.ndarray, q: int, end: int) -> int:
+    """The end of ``\\d+(?:,\\d{3})*(?:\\.\\d+)?`` from ``q`` (a digit)."""
+    q = _digits(buf, q, end)
+    while q + 3 < end and buf[q] == 44 and _digit(buf[q + 1]) and _digit(buf[q + 2]):
+        if not _digit(buf[q + 3]):
+            break
+        q += 4
+    if q + 1 < end and buf[q] == 46 and _digit(buf[q + 1]):
+        q = _digits(buf, q + 1, end)
+    return q
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _token(buf: np.ndarray, p: int, start: int, end: int) -> tuple[int, int]:
+    """The kind (0 none, 1 ticker, 2 money, 3 number, 4 word) and end of the token
+    ``_TOKEN_RE`` matches at ``p``, its alternatives tried in order."""
+    c = buf[p]
+    if _letter(c):
+        q = p  # the run of letters, scanned once for both a ticker and a word
+        while q < end and _letter(buf[q]):
+            q += 1
+        if (
+            q < end
+            and buf[q] == 58
+            and 2 <= q - p <= 8
+            and (p == start or not _word_char(buf[p - 1]))
+        ):
+            r = q + 1  # \b[a-z]{2,8}:[a-z]{1,6}\b
+            while r < end and _letter(buf[r]):
+                r += 1
+            if 1 <= r - q - 1 <= 6 and (r == end or not _word_char(buf[r])):
+                return 1, r
+        # [^\W\d_](?:[\w']*\w)?(?:-\w+)*
+        j = q
+        stop = q  # after the last \w
+        while j < end and (_word_char(buf[j]) or buf[j] == 39):
+            if buf[j] != 39:
+                stop = j + 1
+            j += 1
+        while stop + 1 < end and buf[stop] == 45 and _word_char(buf[stop + 1]):
+            stop += 2
+            while stop < end and _word_char(buf[stop]):
+                stop += 1
+        return 4, stop
+    if c == 36:  # [$]\s?\d+(?:,\d{3})*(?:\.\d+)?
+        q = p + 1
+        if q + 1 < end and _space(buf[q]) and _digit(buf[q + 1]):
+            q += 1
+        if q < end and _digit(buf[q]):
+            return 2, _amount(buf, q, end)
+        return 0, p + 1
+    if _digit(c):  # amount, (-amount)?, (\s?%)?
+        q = _amount(buf, p, end)
+        if q + 1 < end and buf[q] == 45 and _digit(buf[q + 1]):
+            q = _amount(buf, q + 1, end)
+        if q < end and buf[q] == 37:
+            q += 1
+        elif q + 1 < end and _space(buf[q]) and buf[q + 1] == 37:
+            q += 2
+        return 3, q
+    return 0, p + 1
 
 
 @njit(cache=True, nogil=True)
@@ -84,45 +172,58 @@ def _scan(
     state: np.ndarray,
     out_words: np.ndarray,
     out_paragraph: np.ndarray,
-    plain: np.ndarray,
+    scratch: np.ndarray,
 ) -> int:
-    """Words of each plain paragraph of ``buf`` (lower-case ASCII, paragraphs separated
-    by a 0 byte), numbered, with the paragraph of each; ``plain`` says which paragraphs
-    were (no digit, no colon).  Words are ``analyzer._ASCII_WORD_RE``'s:
-    ``[a-z](?:[a-z_']*[a-z_])?(?:-[a-z_]+)*``."""
+    """Tokens of each paragraph of ``buf`` (folded lower-case ASCII, paragraphs separated
+    by a 0 byte), numbered, with the paragraph of each; ``FULL`` if the table filled up.
+
+    As ``analyzer.tokenize``: after a word, a number of one or two digits at most one
+    character on ("llama 4") also makes a (word, number) entry, ``PAIR`` then the word,
+    a space and the number."""
     n = len(buf)
     found = 0
     paragraph = 0
     start = 0
     while start <= n:
         end = start
-        is_plain = True
         while end < n and buf[end] != 0:
-            c = buf[end]
-            if 48 <= c <= 58:  # a digit or a colon: numbers, money, tickers
-                is_plain = False
             end += 1
-        plain[paragraph] = is_plain
-        if is_plain:
-            i = start
-            while i < end:
-                if not _letter(buf[i]):
-                    i += 1
-                    continue
-                j = i + 1
-                stop = i + 1  # after the last a-z or _
-                while j < end and (_word_char(buf[j]) or buf[j] == 39):
-                    if buf[j] != 39:
-                        stop = j + 1
-                    j += 1
-                while stop + 1 < end and buf[stop] == 45 and _word_char(buf[stop + 1]):
-                    stop += 2
-                    while stop < end and _word_char(buf[stop]):
-                        stop += 1
-                out_words[found] = _find(buf, i, stop, table, arena, word_at, state)
-                out_paragraph[found] = paragraph
-                found += 1
-                i = stop
+        p = start
+        word_start = -1  # the last token, when a word
+        word_end = -1
+        while p < end:
+            kind, stop = _token(buf, p, start, end)
+            if kind == 0:
+                p = stop
+                continue
+            w = _find(buf, p, stop, table, arena, word_at, state)
+            if w == FULL:
+                return FULL
+            out_words[found] = w
+            out_paragraph[found] = paragraph
+            found += 1
+            if kind == 3 and word_start >= 0 and p - word_end <= 1 and stop - p <= 2:
+                plain = True
+                for q in range(p, stop):
+                    if not _digit(buf[q]):
+                        plain = False
+                if plain:
+                    scratch[0] = PAIR
+                    length = word_end - word_start
+                    scratch[1 : 1 + length] = buf[word_start:word_end]
+                    scratch[1 + length] = 32
+                    scratch[2 + length : 2 + length + stop - p] = buf[p:stop]
+                    w = _find(scratch, 0, 2 + length + stop - p, table, arena, word_at, state)
+                    if w == FULL:
+                        return FULL
+                    out_words[found] = w
+                    out_paragraph[found] = paragraph
+                    found += 1
+            if kind == 4:
+                word_start, word_end = p, stop
+            else:
+                word_start = -1
+            p = stop
         paragraph += 1
         start = end + 1
     return found
@@ -149,7 +250,7 @@ def _keys(
     term_at: np.ndarray,
     term_ids: np.ndarray,
 ) -> np.ndarray:
-    """(paragraph << 32 | term) for every term of every word found, in order."""
+    """(paragraph << 32 | term) for every term of every token found, in order."""
     total = 0
     for f in range(found):
         w = out_words[f]
@@ -173,57 +274,58 @@ def _grown(array: npt.NDArray, size: int) -> npt.NDArray:
     return bigger
 
 
-class PlainWords:
-    """The words met so far (in one chunk of files) and their term numbers.
+class AsciiTokens:
+    """The tokens met so far (in one build, on one process) and their term numbers.
 
-    ``term_number`` gives a term its number in the chunk's vocabulary (numbering it when
-    new), as the slow path's terms are numbered, so both paths share one vocabulary.
+    ``term_number`` gives a term its number in the process's vocabulary (numbering it
+    when new), as ``analyzer.tokenize``'s terms are numbered, so both share one.
     """
 
     def __init__(self, term_number: Callable[[str], int]) -> None:
         self._term_number = term_number
         self._table = np.zeros(1 << 16, np.int32)
         self._arena = np.zeros(1 << 18, np.uint8)
-        self._word_at = np.zeros(1 << 14, np.int64)  # word w is arena[at[w]:at[w + 1]]
-        self._state = np.zeros(1, np.int64)  # words numbered so far
-        self._term_at = np.zeros(1 << 14, np.int64)  # word w's terms: ids[at[w]:at[w + 1]]
+        self._word_at = np.zeros(1 << 14, np.int64)  # token w is arena[at[w]:at[w + 1]]
+        self._state = np.zeros(1, np.int64)  # tokens numbered so far
+        self._term_at = np.zeros(1 << 14, np.int64)  # token w's terms: ids[at[w]:at[w + 1]]
         self._term_ids = np.zeros(1 << 15, np.int64)
-        self._described = 0  # words whose terms are known
+        self._described = 0  # tokens whose terms are known
 
-    def keys(self, texts: list[str]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
-        """Keys ``paragraph << 32 | term`` of every term of the plain ones of ``texts``
-        (ASCII, as written), and which of them were plain."""
+    def keys(self, texts: list[str]) -> npt.NDArray[np.int64]:
+        """Keys ``paragraph << 32 | term`` of every term of ``texts`` (ASCII, folded)."""
         if not texts:
-            return np.zeros(0, np.int64), np.zeros(0, np.bool_)
+            return np.zeros(0, np.int64)
         # As analyzer.tokenize prepares a text (ASCII: casefold is lower); the separator
         # is no space, so the possessives are those of each paragraph alone.
         text = SEPARATOR.join(texts).lower().replace("'s ", " ").replace("s' ", "s ")
-        if text.count(SEPARATOR) != len(texts) - 1:  # the scan writes one flag a text
+        if text.count(SEPARATOR) != len(texts) - 1:  # it would shift every paragraph
             raise ValueError("a text holds the paragraph separator")
         buf = np.frombuffer(text.encode("ascii"), np.uint8)
-        words = int(self._state[0])
-        most = words + len(buf) // 2 + 1  # a word is a letter and a separator at least
-        if 2 * most > len(self._table):
-            size = len(self._table)
-            while 2 * most > size:
-                size *= 2
-            self._table = np.zeros(size, np.int32)
-            _rehash(self._table, self._arena, self._word_at, words)
-        self._arena = _grown(self._arena, int(self._word_at[words]) + len(buf))
-        self._word_at = _grown(self._word_at, most + 1)
-        out_words = np.empty(len(buf) // 2 + 1, np.int32)
+        n = len(buf)
+        known = int(self._state[0])
+        # Tokens, and (word, number) pairs, are fewer than two a byte; their bytes, with
+        # the pairs' copies of their words, fewer than four.
+        self._arena = _grown(self._arena, int(self._word_at[known]) + 4 * n + 4)
+        self._word_at = _grown(self._word_at, known + 2 * n + 3)
+        out_words = np.empty(2 * n + 2, np.int32)
         out_paragraph = np.empty(len(out_words), np.int32)
-        plain = np.zeros(len(texts), np.bool_)
-        found = _scan(
-            buf, self._table, self._arena, self._word_at, self._state,
-            out_words, out_paragraph, plain,
-        )  # fmt: skip
-        self._describe_new_words()
-        keys = _keys(out_words, out_paragraph, found, self._term_at, self._term_ids)
-        return keys, plain
+        scratch = np.empty(n + 4, np.uint8)
+        while True:
+            found = _scan(
+                buf, self._table, self._arena, self._word_at, self._state,
+                out_words, out_paragraph, scratch,
+            )  # fmt: skip
+            if found != FULL:
+                break
+            # Half full: twice the slots, then the text again (its tokens so far are
+            # found, not added twice); at most half full, probes stay short.
+            self._table = np.zeros(2 * len(self._table), np.int32)
+            _rehash(self._table, self._arena, self._word_at, int(self._state[0]))
+        self._describe_new_tokens()
+        return _keys(out_words, out_paragraph, found, self._term_at, self._term_ids)
 
-    def _describe_new_words(self) -> None:
-        """Each new word's terms, from the analyzer (its stems, cached there)."""
+    def _describe_new_tokens(self) -> None:
+        """Each new token's terms, from the analyzer (stems cached there)."""
         words = int(self._state[0])
         if words == self._described:
             return
@@ -234,7 +336,7 @@ class PlainWords:
         new_ids: list[int] = []
         for w in range(self._described, words):
             word = arena[word_at[w] : word_at[w + 1]].tobytes().decode("ascii")
-            new_ids.extend(map(self._term_number, terms_of_word(word)))
+            new_ids.extend(map(self._term_number, terms_of_token(word)))
             self._term_at[w + 1] = at + len(new_ids)
         self._term_ids = _grown(self._term_ids, at + len(new_ids))
         self._term_ids[at : at + len(new_ids)] = new_ids

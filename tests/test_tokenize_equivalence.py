@@ -159,15 +159,19 @@ def test_the_build_counts_the_terms_the_tokenizer_finds() -> None:
     from collections import Counter, defaultdict
 
     from index.tokenising import _keys
-    from index.wordscan import PlainWords
+    from index.wordscan import AsciiTokens
 
     local: defaultdict[str, int] = defaultdict()
     local.default_factory = local.__len__
-    words = PlainWords(local.__getitem__)
+    words = AsciiTokens(local.__getitem__)
     rng = np.random.default_rng(29)
     simple = ["Meta", "the", "a", "x", "it's", "snake_case", "_x", "x_", "co-op", "dash-"]
     simple += ["-lead", "rock'n'roll", "Metas'", "''", "over-the-counter", "AI-", "Who?", "\x00"]
-    for _ in range(300):  # articles of mixed paragraphs, one vocabulary for them all
+    # Numbers, money, tickers and versions at their edges (the compiled scanner's).
+    simple += ["$ 5", "$\x1c5", "5 %", "5\t%", "1,2345", "1.2.3", "a1", "1a", "x:y", "ab:cd1"]
+    simple += ["abcdefghi:x", "ab:abcdefg", "NYSE:BABA_", "Q1", "Llama 4", "GPT-4o", "the 4"]
+    simple += ["12,345.67-89,012.5%", "3-", "-3", "$-5", "1_000", "v2 3", "x 12", "x 123", ":", "$"]
+    for _ in range(600):  # articles of mixed paragraphs, one vocabulary for them all
         texts = [
             *_texts(rng, PIECES, [" ", ", ", ". ", "\n", "-", "'"], int(rng.integers(0, 4))),
             *_texts(rng, simple, [" ", ", ", ". ", "\n", "-", "'", "_"], int(rng.integers(0, 6))),
