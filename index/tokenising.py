@@ -219,7 +219,8 @@ def _tokenised_stream(
     # "spawn", not "fork": the bots rebuild from a thread, and forking a threaded
     # process can leave a lock held forever in the child.
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    try:
         pending = [
             pool.submit(_tokenise_many, corpus_dir, chunk, manifest, dictionary, build)
             for chunk in chunks[: workers * 4]
@@ -235,3 +236,7 @@ def _tokenised_stream(
                 )
                 next_chunk += 1
             yield from mapped(done)
+    finally:
+        # The workers are told to end, not waited for (most of a second at interpreter
+        # exit): they end while the postings are built.
+        pool.shutdown(wait=False, cancel_futures=True)
