@@ -32,8 +32,7 @@ K1 = 0.7
 B = 0.75
 EPSILON = 0.25
 
-BOUND_SLACK = 1e-6
-MODE = 0  # relative margin on each term's upper bound (stored in float32)
+BOUND_SLACK = 1e-6  # relative margin on each term's upper bound (stored in float32)
 
 
 def okapi_idf(
@@ -213,7 +212,6 @@ class BM25Index:
             np.asarray(self.max_weight[terms], np.float64),
             float(self.k1),
             int(k),
-            MODE,
         )
         ranked = np.lexsort((docs, -scores))
         return [(int(docs[i]), float(scores[i])) for i in ranked]

@@ -10,7 +10,7 @@ from numba import njit
 from index.packing import BLOCK, decode_block, decode_docs, get, tf_bit
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def first_block_reaching(blk_last: np.ndarray, lo: int, hi: int, doc: int) -> int:
     """The first block in ``[lo, hi)`` whose last id is ``doc`` or more; galloping."""
     step = 1
@@ -42,14 +42,14 @@ _DEBRUIJN_POS = np.array(
 )  # fmt: skip
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def lowest_bit(word: np.uint64) -> int:
     """The position of the lowest set bit of a non-zero word (de Bruijn multiplication)."""
     low = word & (~word + np.uint64(1))
     return int(_DEBRUIJN_POS[int((low * _DEBRUIJN) >> np.uint64(58))])
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def load(
     words: np.ndarray,
     blk_off: np.ndarray,
@@ -94,7 +94,7 @@ def load(
         tf_at[i, 1] = blk_width[b, 1]
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def part(tf: int, doc: int, norm: np.ndarray, once: np.ndarray, k1p1: float) -> float:
     """rank_bm25's tf part, ``tf * (k1 + 1) / (tf + norm)``, bit for bit (for a count of
     1 the product and the sum are exact, so the stored quotient is the same number)."""
@@ -104,7 +104,7 @@ def part(tf: int, doc: int, norm: np.ndarray, once: np.ndarray, k1p1: float) -> 
     return ftf * k1p1 / (ftf + norm[doc])
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def count_in_window(
     words: np.ndarray,
     blk_off: np.ndarray,
@@ -146,19 +146,19 @@ def count_in_window(
     return 0
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _worse(docs: np.ndarray, scores: np.ndarray, a: int, c: int) -> bool:
     """Is entry a ranked below entry c (lower score, or the same score and a later id)?"""
     return scores[a] < scores[c] or (scores[a] == scores[c] and docs[a] > docs[c])
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _swap(docs: np.ndarray, scores: np.ndarray, a: int, c: int) -> None:
     docs[a], docs[c] = docs[c], docs[a]
     scores[a], scores[c] = scores[c], scores[a]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def sift_up(docs: np.ndarray, scores: np.ndarray, at: int) -> None:
     while at > 0:
         parent = (at - 1) // 2
@@ -169,7 +169,7 @@ def sift_up(docs: np.ndarray, scores: np.ndarray, at: int) -> None:
             break
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def sift_down(docs: np.ndarray, scores: np.ndarray, at: int, size: int) -> None:
     while True:
         left = 2 * at + 1
@@ -184,7 +184,7 @@ def sift_down(docs: np.ndarray, scores: np.ndarray, at: int, size: int) -> None:
         at = worst
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def push(docs: np.ndarray, scores: np.ndarray, size: int, doc: int, score: float) -> int:
     """Put (doc, score) in the min-heap of ``size`` entries (the worst dropped first when
     it is full); the new size."""

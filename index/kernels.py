@@ -39,16 +39,16 @@ from index.packing import BLOCK
 # Relative margin on the pruning test: upper bounds come from float32 maxima, and a
 # partial sum is added in another order than the final score.
 MARGIN = 1e-6
-WINDOW = 4096  # paragraphs scored together: the window's sums fit in the L1 cache
-SPAN = 4096  # a window of bounds covers at least this many paragraphs ...
+WINDOW = 8192  # paragraphs scored together: the window's sums fit in the L1 cache
+SPAN = 8192  # a window of bounds covers at least this many paragraphs ...
 SCAN = 64  # ... and a list's local bound reads at most this many block maxima (then:
 # the term's bound over the whole corpus, a bound too)
 DENSE = 8  # a look-up list walked when its postings in the window are under this
 # many times the candidates
-EXACT = 10  # the costliest lists among which the non-essential set is chosen exactly
+EXACT = 8  # the costliest lists among which the non-essential set is chosen exactly
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _local_bounds(
     blk_last: np.ndarray,
     blk_max: np.ndarray,
@@ -85,55 +85,44 @@ def _local_bounds(
         cost[i] = n
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _partition(
     local: np.ndarray,
     cost: np.ndarray,
     cut: float,
+    low_bit: np.ndarray,
     subset_sum: np.ndarray,
     subset_cost: np.ndarray,
     lists: np.ndarray,
     essential: np.ndarray,
     lookups: np.ndarray,
     rest: np.ndarray,
-    mode: int,
 ) -> int:
     """Choose the non-essential lists: their local bounds sum below ``cut``, sparing the
-    most blocks (every subset of the ``EXACT`` costliest lists is tried; Lucene's greedy
-    order by cost over bound missed the best set for a very common repeated word).  Marks
-    ``essential``; fills ``lookups`` (biggest bound first, to drop paragraphs soonest) and
-    ``rest`` (the bounds still to come from there on).  The number of lookups."""
+    most blocks (every subset of the ``EXACT`` costliest lists is tried: Lucene's greedy
+    order by bound over cost missed the best set for a very common repeated word, and
+    walked three times the postings).  Marks ``essential``; fills ``lookups`` (most bound
+    per block first: a sparse list, where a paragraph is seldom found, cuts what it
+    could still gain the most) and ``rest`` (the bounds still to come from each look-up
+    on).  The number of look-ups."""
     m = len(local)
-    order = np.argsort(-cost)
+    for a in range(m):  # the lists by cost, costliest first (insertion sort: a few)
+        c = a
+        while c > 0 and cost[lists[c - 1]] < cost[a]:
+            lists[c] = lists[c - 1]
+            c -= 1
+        lists[c] = a
     n = min(m, EXACT)
-    for j in range(n):
-        lists[j] = order[j]
     subset_sum[0] = 0.0
     subset_cost[0] = 0
     best = 0
-    if mode == 0:
-        for mask in range(1, 1 << n):
-            low = mask & -mask
-            j = 0
-            while (1 << j) != low:
-                j += 1
-            subset_sum[mask] = subset_sum[mask ^ low] + local[lists[j]]
-            subset_cost[mask] = subset_cost[mask ^ low] + cost[lists[j]]
-            if subset_sum[mask] < cut and subset_cost[mask] > subset_cost[best]:
-                best = mask
-    else:
-        ratio = np.empty(n)
-        for j in range(n):
-            ratio[j] = -cost[lists[j]] / max(local[lists[j]], 1e-300)
-        o = np.argsort(ratio)
-        total = 0.0
-        for jj in range(n):
-            j = o[jj]
-            if total + local[lists[j]] < cut:
-                total += local[lists[j]]
-                best |= 1 << j
-            elif mode == 1:
-                break
+    for mask in range(1, 1 << n):
+        j = low_bit[mask]
+        rest_of = mask & (mask - 1)
+        subset_sum[mask] = subset_sum[rest_of] + local[lists[j]]
+        subset_cost[mask] = subset_cost[rest_of] + cost[lists[j]]
+        if subset_sum[mask] < cut * 0.9 and subset_cost[mask] > subset_cost[best]:
+            best = mask
     for i in range(m):
         essential[i] = True
     n_lookups = 0
@@ -157,7 +146,7 @@ def _partition(
     return n_lookups
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def maxscore_top_k(
     words: np.ndarray,
     blk_off: np.ndarray,
@@ -174,7 +163,6 @@ def maxscore_top_k(
     top: np.ndarray,
     k1: float,
     k: int,
-    mode: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The k best (paragraph, score) with a score above 0, unordered.
 
@@ -217,6 +205,10 @@ def maxscore_top_k(
     n_sub = 1 << min(m, EXACT)
     subset_sum = np.empty(n_sub)
     subset_cost = np.empty(n_sub, np.int64)
+    low_bit = np.zeros(n_sub, np.int64)  # a subset's lowest list
+    for mask in range(1, n_sub):
+        while not mask & (1 << low_bit[mask]):
+            low_bit[mask] += 1
     lists = np.empty(m, np.int64)
     heap_docs = np.empty(k, np.int64)  # a min-heap on (score, -doc): the worst on top
     heap_scores = np.empty(k)
@@ -228,13 +220,14 @@ def maxscore_top_k(
     # The window's candidates by slot (``WINDOW``: a slot for paragraphs that are not),
     # with their sums so far and the counts the look-ups found; ``alive``: the slots
     # still in the running, in paragraph order; ``slot_of``: a paragraph's slot.
-    cand_doc = np.empty(WINDOW + 1, np.int64)
-    cand_score = np.zeros(WINDOW + 1)
-    cand_tf = np.zeros((m, WINDOW + 1), np.int64)
+    cand_doc = np.empty(WINDOW, np.int64)
+    cand_score = np.zeros(2 * WINDOW)
+    cand_tf = np.zeros((m, WINDOW), np.int64)
     alive = np.empty(WINDOW, np.int64)
-    slot_of = np.full(WINDOW, WINDOW, np.int64)
+    slot_of = np.arange(WINDOW, 2 * WINDOW)
     n_docs = len(norm)
-    window_block = np.zeros(m, np.int64)  # each essential list's block at the window start
+    window_block = np.zeros(m, np.int64)  # each walked list's block at the window start
+    swept = np.zeros(m, np.bool_)  # the look-up lists walked in this window
     scratch = np.empty((1, BLOCK), np.int64)
     lo = 0
     while True:
@@ -257,8 +250,8 @@ def maxscore_top_k(
         _local_bounds(blk_last, blk_max, end, bcur, bound_w, top, lo, hi, local, cost)
         n_lookups = 0
         if size == k:
-            n_lookups = _partition(local, cost, cut, subset_sum, subset_cost, lists,
-                                   essential, lookups, rest, mode & 3)  # fmt: skip
+            n_lookups = _partition(local, cost, cut, low_bit, subset_sum, subset_cost,
+                                   lists, essential, lookups, rest)  # fmt: skip
         else:
             essential[:] = True
         walked = False
@@ -337,6 +330,7 @@ def maxscore_top_k(
                         slot_of[r] = n_cand
                         n_cand += 1
             n_gathered = n_cand
+            swept[:] = False
             for q in range(n_lookups):  # one list at a time, dropping as they fall short
                 if n_cand == 0:
                     break
@@ -345,9 +339,9 @@ def maxscore_top_k(
                 bar = cut - rest[q + 1]
                 if n_cand * DENSE > dfs[i] * (whi - wlo) // n_docs:
                     # Many candidates: walk the list's postings in the window instead,
-                    # each adding to its paragraph's slot (the spare one if none).
-                    for c in range(n_cand):
-                        cand_tf[q, alive[c]] = 0
+                    # each adding to its paragraph's slot (a spare one of its own if it is
+                    # no candidate: no chain of additions to one place); counts are found
+                    # again for the few that are scored.
                     b = max(block[i], seek[i])
                     if b < end[i] and blk_last[b] < wlo:
                         b = first_block_reaching(blk_last, b + 1, end[i], wlo)
@@ -358,6 +352,8 @@ def maxscore_top_k(
                              k1p1, True)  # fmt: skip
                         idx[i] = at
                         full[i] = True
+                    window_block[i] = block[i]
+                    swept[i] = True
                     while block[i] < end[i]:
                         j = idx[i]
                         n = count[i]
@@ -369,7 +365,6 @@ def maxscore_top_k(
                                 break
                             slot = slot_of[d - wlo]
                             cand_score[slot] += parts[i, j]
-                            cand_tf[q, slot] = tfs[i, j]
                             j += 1
                         if j < n:
                             idx[i] = j
@@ -399,7 +394,7 @@ def maxscore_top_k(
                         b = first_block_reaching(blk_last, b + 1, end[i], doc)
                         seek[i] = b
                     if b < end[i]:
-                        if mode < 4 and score + bw * blk_max[b] < need:
+                        if score + bw * blk_max[b] < need:
                             continue
                         if b != block[i]:
                             load(words, blk_off, blk_width, blk_last, i, b, first, end,
@@ -420,8 +415,8 @@ def maxscore_top_k(
                     alive[kept] = slot
                     kept += 1
                 n_cand = kept
-            for c in range(n_gathered):  # the spare slot again for every paragraph
-                slot_of[cand_doc[c] - wlo] = WINDOW
+            for c in range(n_gathered):  # each paragraph's spare slot again
+                slot_of[cand_doc[c] - wlo] = WINDOW + cand_doc[c] - wlo
             for c in range(n_cand):  # the survivors, scored afresh in query order
                 slot = alive[c]
                 if size == k and cand_score[slot] < cut:
@@ -429,7 +424,7 @@ def maxscore_top_k(
                 doc = cand_doc[slot]
                 score = 0.0
                 for i in range(m):
-                    if essential[i]:  # walked in this window: find its count again
+                    if essential[i] or swept[i]:  # walked: find its count again
                         tf = count_in_window(words, blk_off, blk_width, blk_last, i, doc,
                                              window_block[i], first, end, dfs, block,
                                              count, docs, tf_at, scratch)  # fmt: skip
