@@ -2,13 +2,14 @@
 
 ``rank_bm25`` defines the scores (its k1, b, epsilon and IDF floor) but walks every
 paragraph in Python for every query term.  Here each term's postings are kept in
-paragraph order (paragraph ids and term counts), with the term's largest per-posting
-weight, and a query is answered by MaxScore (``index.kernels``, compiled): lists whose
-upper bounds together cannot reach the k-th best score found so far are only looked up
-for the paragraphs the other lists bring up, and a paragraph is dropped as soon as what
-it could still gain cannot lift it into the top k.  Every paragraph that is scored gets
-rank_bm25's formula in float64, so the top k are rank_bm25's (the tests compare them),
-and a query costs what its postings cost, never what the corpus costs.
+paragraph order (paragraph ids and term counts) in blocks of 128, with each block's
+largest per-posting weight, and a query is answered by block-max MaxScore
+(``index.kernels``, compiled): window by window, the lists whose bounds there together
+cannot reach the k-th best score found so far are only looked up for the paragraphs the
+other lists bring up, a window no list can lift is skipped, and a paragraph is dropped
+as soon as what it could still gain cannot lift it into the top k.  Every paragraph that
+is scored gets rank_bm25's formula in float64, so the top k are rank_bm25's (the tests
+compare them), and a query costs what its postings cost, never what the corpus costs.
 """
 
 from __future__ import annotations

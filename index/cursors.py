@@ -49,7 +49,7 @@ def lowest_bit(word: np.uint64) -> int:
     return int(_DEBRUIJN_POS[int((low * _DEBRUIJN) >> np.uint64(58))])
 
 
-@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+@njit(cache=True, nogil=True, error_model="numpy")
 def load(
     words: np.ndarray,
     blk_off: np.ndarray,

@@ -25,125 +25,17 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from index.cursors import (
-    count_in_window,
-    first_block_reaching,
-    get,
-    load,
-    lowest_bit,
-    part,
-    push,
-)
-from index.packing import BLOCK
+from index.bounds import EXACT, local_bounds, partition
+from index.cursors import count_in_window, first_block_reaching, load, lowest_bit, part, push
+from index.packing import BLOCK, get
 
 # Relative margin on the pruning test: upper bounds come from float32 maxima, and a
 # partial sum is added in another order than the final score.
 MARGIN = 1e-6
-WINDOW = 8192  # paragraphs scored together: the window's sums fit in the L1 cache
-SPAN = 8192  # a window of bounds covers at least this many paragraphs ...
-SCAN = 64  # ... and a list's local bound reads at most this many block maxima (then:
-# the term's bound over the whole corpus, a bound too)
-DENSE = 8  # a look-up list walked when its postings in the window are under this
+WINDOW = 8192  # paragraphs scored together: the window's arrays stay in the L2 cache
+SPAN = 8192  # a window of bounds covers at least this many paragraphs
+DENSE = 8  # a look-up list is walked when its postings in the window are under this
 # many times the candidates
-EXACT = 8  # the costliest lists among which the non-essential set is chosen exactly
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def _local_bounds(
-    blk_last: np.ndarray,
-    blk_max: np.ndarray,
-    end: np.ndarray,
-    bcur: np.ndarray,
-    bound_w: np.ndarray,
-    top: np.ndarray,
-    lo: int,
-    hi: int,
-    local: np.ndarray,
-    cost: np.ndarray,
-) -> None:
-    """Each list's bound on ``[lo, hi)`` (its blocks there, from ``bcur``, the first
-    block ending at ``lo`` or later) and their count, the cost of walking it."""
-    for i in range(len(end)):
-        b = bcur[i]
-        while b < end[i] and blk_last[b] < lo:
-            b += 1
-        bcur[i] = b
-        best = 0.0
-        n = 0
-        while b < end[i]:
-            n += 1
-            if blk_max[b] > best:
-                best = blk_max[b]
-            if blk_last[b] >= hi - 1:
-                break
-            b += 1
-            if n == SCAN:
-                best = top[i]
-                n = end[i] - bcur[i]
-                break
-        local[i] = bound_w[i] * best
-        cost[i] = n
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def _partition(
-    local: np.ndarray,
-    cost: np.ndarray,
-    cut: float,
-    low_bit: np.ndarray,
-    subset_sum: np.ndarray,
-    subset_cost: np.ndarray,
-    lists: np.ndarray,
-    essential: np.ndarray,
-    lookups: np.ndarray,
-    rest: np.ndarray,
-) -> int:
-    """Choose the non-essential lists: their local bounds sum below ``cut``, sparing the
-    most blocks (every subset of the ``EXACT`` costliest lists is tried: Lucene's greedy
-    order by bound over cost missed the best set for a very common repeated word, and
-    walked three times the postings).  Marks ``essential``; fills ``lookups`` (most bound
-    per block first: a sparse list, where a paragraph is seldom found, cuts what it
-    could still gain the most) and ``rest`` (the bounds still to come from each look-up
-    on).  The number of look-ups."""
-    m = len(local)
-    for a in range(m):  # the lists by cost, costliest first (insertion sort: a few)
-        c = a
-        while c > 0 and cost[lists[c - 1]] < cost[a]:
-            lists[c] = lists[c - 1]
-            c -= 1
-        lists[c] = a
-    n = min(m, EXACT)
-    subset_sum[0] = 0.0
-    subset_cost[0] = 0
-    best = 0
-    for mask in range(1, 1 << n):
-        j = low_bit[mask]
-        rest_of = mask & (mask - 1)
-        subset_sum[mask] = subset_sum[rest_of] + local[lists[j]]
-        subset_cost[mask] = subset_cost[rest_of] + cost[lists[j]]
-        if subset_sum[mask] < cut * 0.9 and subset_cost[mask] > subset_cost[best]:
-            best = mask
-    for i in range(m):
-        essential[i] = True
-    n_lookups = 0
-    for j in range(n):
-        if best & (1 << j):
-            essential[lists[j]] = False
-            lookups[n_lookups] = lists[j]
-            n_lookups += 1
-    for a in range(1, n_lookups):  # most bound per block first (insertion sort)
-        x = lookups[a]
-        c = a
-        while c > 0 and local[lookups[c - 1]] * cost[x] < local[x] * cost[lookups[c - 1]]:
-            lookups[c] = lookups[c - 1]
-            c -= 1
-        lookups[c] = x
-    total = 0.0
-    rest[n_lookups] = 0.0
-    for j in range(n_lookups - 1, -1, -1):
-        total += local[lookups[j]]
-        rest[j] = total
-    return n_lookups
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -247,10 +139,10 @@ def maxscore_top_k(
             if hi < 0:
                 break  # every list is past its end
         hi = max(hi, lo + SPAN)
-        _local_bounds(blk_last, blk_max, end, bcur, bound_w, top, lo, hi, local, cost)
+        local_bounds(blk_last, blk_max, end, bcur, bound_w, top, lo, hi, local, cost)
         n_lookups = 0
         if size == k:
-            n_lookups = _partition(local, cost, cut, low_bit, subset_sum, subset_cost,
+            n_lookups = partition(local, cost, cut, low_bit, subset_sum, subset_cost,
                                    lists, essential, lookups, rest)  # fmt: skip
         else:
             essential[:] = True
