@@ -2,13 +2,14 @@
 
 ``rank_bm25`` defines the scores (its k1, b, epsilon and IDF floor) but walks every
 paragraph in Python for every query term.  Here each term's postings are kept in
-paragraph order (paragraph ids and term counts), with the term's largest per-posting
-weight, and a query is answered by MaxScore (``index.kernels``, compiled): lists whose
-upper bounds together cannot reach the k-th best score found so far are only looked up
-for the paragraphs the other lists bring up, and a paragraph is dropped as soon as what
-it could still gain cannot lift it into the top k.  Every paragraph that is scored gets
-rank_bm25's formula in float64, so the top k are rank_bm25's (the tests compare them),
-and a query costs what its postings cost, never what the corpus costs.
+paragraph order (paragraph ids and term counts) in blocks of 128, with each block's
+largest per-posting weight, and a query is answered by block-max MaxScore
+(``index.kernels``, compiled): window by window, the lists whose bounds there together
+cannot reach the k-th best score found so far are only looked up for the paragraphs the
+other lists bring up, a window no list can lift is skipped, and a paragraph is dropped
+as soon as what it could still gain cannot lift it into the top k.  Every paragraph that
+is scored gets rank_bm25's formula in float64, so the top k are rank_bm25's (the tests
+compare them), and a query costs what its postings cost, never what the corpus costs.
 """
 
 from __future__ import annotations
@@ -101,6 +102,7 @@ class BM25Index:
     indptr: npt.NDArray[np.int64]  # n_terms + 1: each term's postings (df = its length)
     postings: Postings  # per term, by paragraph, bit-packed in blocks
     max_weight: npt.NDArray[np.float32]  # per term: its largest tf part, tf(k1+1)/(tf+norm)
+    blk_max: npt.NDArray[np.float32]  # per postings block: its largest tf part (rounded up)
     k1: float = K1
     b: float = B
     # A segment among others (``index.segments``): its bounds were computed at another
@@ -189,31 +191,26 @@ class BM25Index:
         ]
         if not chosen or k <= 0:
             return []
-        bounds = np.array([w * float(self.max_weight[t]) for t, w in chosen])
-        bounds *= (1 + BOUND_SLACK) * self.bound_scale
-        # Lists leave the essential set in this order as the k-th best score grows: those
-        # saving the most postings per unit of bound first (a greedy knapsack), so a very
-        # common term with a large weight (rank_bm25's IDF floor, or a repeated word)
-        # stops being walked as soon as it can, not last.
-        lengths = np.array([float(self.indptr[t + 1] - self.indptr[t]) for t, _ in chosen])
-        order = np.argsort(-lengths / bounds, kind="stable")
         from index import kernels  # numba (~130 MB) only in processes that search
 
-        terms = np.array([chosen[i][0] for i in order], np.int64)
+        terms = np.array([t for t, _ in chosen], np.int64)
+        weight = np.array([w for _, w in chosen])
         p = self.postings
         docs, scores = kernels.maxscore_top_k(
             p.words,
             p.blk_off,
             p.blk_width,
             p.blk_last,
+            self.blk_max,
             self.norm,
             self.once,
             np.asarray(p.term_blocks[terms], np.int64),
             np.asarray(p.term_blocks[terms + 1], np.int64),
             np.asarray(self.indptr[terms + 1] - self.indptr[terms], np.int64),
-            np.array([chosen[i][1] for i in order]),
-            bounds[order],
-            np.argsort(order).astype(np.int64),  # query order -> place in ``order``
+            weight,
+            # times a block's (or the term's) largest tf part: a bound of its parts
+            weight * ((1 + BOUND_SLACK) * self.bound_scale),
+            np.asarray(self.max_weight[terms], np.float64),
             float(self.k1),
             int(k),
         )
@@ -252,6 +249,14 @@ def build(
     return from_postings(doc_ids, doc_tfs, indptr, doc_len, k1, b, epsilon)
 
 
+def round_up(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float32]:
+    """``values`` in float32, each rounded up: a bound must stay a bound once stored."""
+    out = values.astype(np.float32)
+    low = out.astype(np.float64) < values
+    out[low] = np.nextafter(out[low], np.float32(np.inf))
+    return out
+
+
 def from_postings(
     doc_ids: npt.NDArray[np.int32],
     doc_tfs: npt.NDArray[np.unsignedinteger[Any]],
@@ -270,14 +275,21 @@ def from_postings(
     idf = okapi_idf(df, n_docs, epsilon)
     from index import packing  # numba: only where an index is built
 
-    max_weight = packing.max_weights(doc_ids, doc_tfs, indptr, doc_len, avgdl, k1, b)
+    postings = Postings.encode(doc_ids, doc_tfs, indptr)
+    blk_max = round_up(packing.block_maxima(doc_ids, doc_tfs, indptr, doc_len, avgdl, k1, b))
+    starts = postings.term_blocks[:-1]
+    max_weight = np.zeros(len(df), np.float32)
+    some = df > 0
+    if some.any():
+        max_weight[some] = np.maximum.reduceat(blk_max, starts[some])
     return BM25Index(
         doc_len=doc_len,
         avgdl=avgdl,
         idf=idf,
         indptr=indptr,
-        postings=Postings.encode(doc_ids, doc_tfs, indptr),
+        postings=postings,
         max_weight=max_weight,
+        blk_max=blk_max,
         k1=k1,
         b=b,
     )

@@ -31,7 +31,7 @@ from index.writer import BuildReport, problem_of
 
 # The main segment's files, linked as they are into every build with a delta.
 MAIN_FILES = (
-    *(f"{name}.npy" for name in (*postings.ARRAYS, "indptr", "max_weight", "doc_len")),
+    *(f"{name}.npy" for name in (*postings.ARRAYS, "indptr", "max_weight", "blk_max", "doc_len")),
     "offsets.npy",
     "article_of.npy",
     "articles.json",
@@ -208,6 +208,7 @@ def _write_delta(
         "doc_len": index.doc_len,
         "indptr": index.indptr,
         "max_weight": index.max_weight,
+        "blk_max": index.blk_max,
         **index.postings.arrays(),
         "offsets": np.asarray(offsets, np.int64),
         "article_of": np.repeat(

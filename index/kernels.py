@@ -1,19 +1,23 @@
-"""The query's inner loop, compiled: MaxScore over paragraph-ordered postings.
+"""The query's inner loop, compiled: block-max MaxScore over paragraph-ordered postings.
 
 Written in NumPy, every query made passes over all N paragraphs (scratch arrays, dense
 rows, ``bincount(minlength=N)``).  Compiled with numba, a query walks only the postings
-it needs, document at a time:
+it needs, window by window, as Lucene's ``MaxScoreBulkScorer`` does:
 
-* each list has an upper bound (the term's weight times its largest per-posting part),
-  and a prefix of the lists whose bounds together cannot reach the k-th best score so
-  far is *non-essential*: a paragraph is only looked up in them (skipping whole
-  compressed blocks by their last id, a galloping search) when the essential lists bring
-  it up, and dropped as soon as what it could still gain cannot lift it into the top k;
+* each postings block stores the largest tf part among its postings, so within a window
+  of paragraphs each list has a *local* bound (its weight times the largest of its
+  blocks there), often well below the term's bound over the whole corpus;
+* per window, the lists whose local bounds together cannot reach the k-th best score so
+  far are *non-essential* (the set that spares the most blocks, chosen exactly among the
+  costliest lists): a paragraph is only looked up in them when the essential lists bring
+  it up, and dropped as soon as what it could still gain (each list's bound tightened to
+  the block the paragraph falls in) cannot lift it into the top k; a window where every
+  list is non-essential is skipped without unpacking anything;
 * every paragraph that is scored gets rank_bm25's float64 formula exactly, its terms
   added in query order, so two paragraphs with the same counts and length tie exactly.
 
-Cost follows the postings of the essential lists, never N.  ``cache=True`` keeps the
-compiled code on disk, so only the first start after an install compiles (about 2 s).
+Cost follows the blocks that can still matter, never N.  ``cache=True`` keeps the
+compiled code on disk, so only the first start after an install compiles (a few s).
 """
 
 from __future__ import annotations
@@ -21,344 +25,316 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from index.packing import BLOCK, decode_block, decode_docs, get, tf_bit
+from index.bounds import EXACT, local_bounds, partition
+from index.cursors import count_in_window, first_block_reaching, load, lowest_bit, part, push
+from index.packing import BLOCK, get
 
 # Relative margin on the pruning test: upper bounds come from float32 maxima, and a
 # partial sum is added in another order than the final score.
 MARGIN = 1e-6
+WINDOW = 8192  # paragraphs scored together: the window's arrays stay in the L2 cache
+SPAN = 8192  # a window of bounds covers at least this many paragraphs
+DENSE = 8  # a look-up list is walked when its postings in the window are under this
+# many times the candidates
 
 
-@njit(cache=True, nogil=True)
-def _first_block_reaching(blk_last: np.ndarray, lo: int, hi: int, doc: int) -> int:
-    """The first block in ``[lo, hi)`` whose last id is ``doc`` or more; galloping."""
-    step = 1
-    probe = lo
-    while probe < hi and blk_last[probe] < doc:
-        lo = probe + 1
-        probe = lo + step
-        step *= 2
-    if probe > hi:
-        probe = hi
-    while lo < probe:  # blk_last[probe] >= doc (or probe == hi): binary search
-        mid = (lo + probe) // 2
-        if blk_last[mid] < doc:
-            lo = mid + 1
-        else:
-            probe = mid
-    return lo
-
-
-WINDOW = 4096  # paragraphs scored together: the window's sums fit in the L1 cache
-_DEBRUIJN = np.uint64(0x03F79D71B4CB0A89)
-_DEBRUIJN_POS = np.array(
-    [
-        0, 1, 48, 2, 57, 49, 28, 3, 61, 58, 50, 42, 38, 29, 17, 4,
-        62, 55, 59, 36, 53, 51, 43, 22, 45, 39, 33, 30, 24, 18, 12, 5,
-        63, 47, 56, 27, 60, 41, 37, 16, 54, 35, 52, 21, 44, 32, 23, 11,
-        46, 26, 40, 15, 34, 20, 31, 10, 25, 14, 19, 9, 13, 8, 7, 6,
-    ],
-    np.int64,
-)  # fmt: skip
-
-
-@njit(cache=True, nogil=True)
-def _lowest_bit(word: np.uint64) -> int:
-    """The position of the lowest set bit of a non-zero word (de Bruijn multiplication)."""
-    low = word & (~word + np.uint64(1))
-    return int(_DEBRUIJN_POS[int((low * _DEBRUIJN) >> np.uint64(58))])
-
-
-@njit(cache=True, nogil=True)
-def _load(
-    words: np.ndarray,
-    blk_off: np.ndarray,
-    blk_width: np.ndarray,
-    blk_last: np.ndarray,
-    i: int,
-    b: int,
-    first: np.ndarray,
-    end: np.ndarray,
-    dfs: np.ndarray,
-    block: np.ndarray,
-    count: np.ndarray,
-    idx: np.ndarray,
-    docs: np.ndarray,
-    tf_at: np.ndarray,
-    tfs: np.ndarray,
-    parts: np.ndarray,
-    weight: float,
-    norm: np.ndarray,
-    k1p1: float,
-    walked: bool,
-) -> None:
-    """Move list ``i``'s cursor to the start of block ``b``, or past its end.  Its ids
-    are unpacked; when the list is ``walked`` its counts too, and every posting's
-    weighted part, in a loop of its own: without the branch on a count of 1 (``_part``),
-    unpredictable on common words, that cost a third of their walk; with it the loop
-    compiles to vector divisions.  Else counts are read one by one where a paragraph is
-    found (``get``)."""
-    block[i] = b
-    idx[i] = 0
-    if b < end[i]:
-        n = min(BLOCK, dfs[i] - (b - first[i]) * BLOCK)
-        count[i] = n
-        if walked:
-            decode_block(words, blk_off, blk_width, blk_last, b, first[i], n, docs, tfs, i)
-            for j in range(n):  # tf (k1 + 1) / (tf + norm): for tf 1, bit for bit ``once``
-                ftf = float(tfs[i, j])
-                parts[i, j] = weight * (ftf * k1p1 / (ftf + norm[docs[i, j]]))
-        else:
-            decode_docs(words, blk_off, blk_width, blk_last, b, first[i], n, docs, i)
-        tf_at[i, 0] = tf_bit(blk_off, blk_width, b, n)
-        tf_at[i, 1] = blk_width[b, 1]
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _part(tf: int, doc: int, norm: np.ndarray, once: np.ndarray, k1p1: float) -> float:
-    """rank_bm25's tf part, ``tf * (k1 + 1) / (tf + norm)``, bit for bit (for a count of
-    1 the product and the sum are exact, so the stored quotient is the same number)."""
-    if tf == 1:
-        return float(once[doc])
-    ftf = float(tf)
-    return ftf * k1p1 / (ftf + norm[doc])
-
-
-@njit(cache=True, nogil=True)
-def _count_in_window(
-    words: np.ndarray,
-    blk_off: np.ndarray,
-    blk_width: np.ndarray,
-    blk_last: np.ndarray,
-    i: int,
-    doc: int,
-    since: int,
-    first: np.ndarray,
-    end: np.ndarray,
-    dfs: np.ndarray,
-    block: np.ndarray,
-    count: np.ndarray,
-    docs: np.ndarray,
-    tf_at: np.ndarray,
-    scratch: np.ndarray,
-) -> int:
-    """``doc``'s count in list ``i`` (0: absent), found among the blocks the window
-    walked (from ``since`` to the current one).  Only for paragraphs that enter the top
-    k, so the walk itself keeps no per-paragraph counts."""
-    if block[i] < end[i] and docs[i, 0] <= doc:  # in the block unpacked now
-        for j in range(count[i]):
-            if docs[i, j] >= doc:
-                if docs[i, j] == doc:
-                    return get(words, tf_at[i, 0] + j * tf_at[i, 1], tf_at[i, 1]) + 1
-                return 0
-        return 0
-    b = _first_block_reaching(blk_last, since, min(block[i], end[i]), doc)
-    if b >= end[i]:
-        return 0
-    n = min(BLOCK, dfs[i] - (b - first[i]) * BLOCK)
-    decode_docs(words, blk_off, blk_width, blk_last, b, first[i], n, scratch, 0)
-    for j in range(n):
-        if scratch[0, j] >= doc:
-            if scratch[0, j] == doc:
-                width = int(blk_width[b, 1])
-                return get(words, tf_bit(blk_off, blk_width, b, n) + j * width, width) + 1
-            return 0
-    return 0
-
-
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def maxscore_top_k(
     words: np.ndarray,
     blk_off: np.ndarray,
     blk_width: np.ndarray,
     blk_last: np.ndarray,
+    blk_max: np.ndarray,
     norm: np.ndarray,
     once: np.ndarray,
     first: np.ndarray,
     end: np.ndarray,
     dfs: np.ndarray,
     weights: np.ndarray,
-    bounds: np.ndarray,
-    by_query: np.ndarray,
+    bound_w: np.ndarray,
+    top: np.ndarray,
     k1: float,
     k: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The k best (paragraph, score) with a score above 0, unordered.
 
     List ``i`` is the blocks ``first[i]`` to ``end[i]`` of a term with ``dfs[i]``
-    postings (``index.postings``).  Lists become non-essential in their order here, as
-    the k-th best score passes the sum of their ``bounds``; ``by_query`` lists them in
-    query order, the order a paragraph's parts are added in for its final score.
-    ``norm`` is each paragraph's length part, ``k1 * (1 - b + b * dl / avgdl)`` (infinite
-    for a deleted paragraph: it scores 0), and ``once`` its tf part for a count of 1,
-    ``(k1 + 1) / (1 + norm)``: most postings, then scored without a division.  Ties
-    keep the lower paragraph id, as rank_bm25's ranking does once sorted by (-score, id).
+    postings (``index.postings``); ``bound_w[i]`` times a block's ``blk_max`` bounds its
+    postings' weighted parts, and ``top[i]`` is the largest ``blk_max`` of the term.
+    The lists come in query order, the order a paragraph's parts are added in for its
+    final score.  ``norm`` is each paragraph's length part, ``k1 * (1 - b + b * dl /
+    avgdl)`` (infinite for a deleted paragraph: it scores 0), and ``once`` its tf part for
+    a count of 1, ``(k1 + 1) / (1 + norm)``: most postings, then scored without a
+    division.  Ties keep the lower paragraph id, as rank_bm25's ranking does once sorted
+    by (-score, id).
 
-    Window by window (as Lucene's MaxScore bulk scorer): the essential lists' postings
-    in the window are summed into a small array; each paragraph met
-    is then looked up in the non-essential lists (skipping whole blocks by their last
-    id) while it can still reach the top k, and a survivor is scored afresh, its parts
-    added in query order, so equal paragraphs tie exactly.
+    A window's candidates (the paragraphs its essential lists hold, with their partial
+    sums) are then looked up one non-essential list at a time, as Lucene 10 does: each
+    pass a tight merge of sorted ids, dropping the candidates that can no longer reach
+    the top k; the few left are scored afresh.
     """
     m = len(first)
     k1p1 = k1 + 1.0
     block = np.empty(m, np.int64)  # each list's cursor: its unpacked block ...
     count = np.zeros(m, np.int64)
     idx = np.zeros(m, np.int64)  # ... and the place in it
+    full = np.zeros(m, np.bool_)  # ... whose counts and parts are unpacked too
+    seek = first.copy()  # a block a look-up found (unpacked only if needed)
     docs = np.empty((m, BLOCK), np.int64)
     tfs = np.empty((m, BLOCK), np.int64)
     parts = np.empty((m, BLOCK))  # a walked block's weighted tf parts
     tf_at = np.zeros((m, 2), np.int64)  # where the block's counts start, and their width
     for i in range(m):
-        _load(words, blk_off, blk_width, blk_last, i, first[i], first, end, dfs,
-              block, count, idx, docs, tf_at, tfs, parts, weights[i], norm, k1p1,
-              True)  # fmt: skip
-    prefix = np.empty(m)
-    total = 0.0
-    for i in range(m):
-        total += bounds[i]
-        prefix[i] = total
+        load(words, blk_off, blk_width, blk_last, i, first[i], first, end, dfs,
+             block, count, idx, docs, tf_at, tfs, parts, weights[i], norm, k1p1, True)  # fmt: skip
+        full[i] = True
+    bcur = first.copy()  # each list's first block ending at the window's start or later
+    local = np.empty(m)
+    cost = np.zeros(m, np.int64)
+    essential = np.ones(m, np.bool_)
+    lookups = np.zeros(m, np.int64)
+    rest = np.zeros(m + 1)
+    n_sub = 1 << min(m, EXACT)
+    subset_sum = np.empty(n_sub)
+    subset_cost = np.empty(n_sub, np.int64)
+    low_bit = np.zeros(n_sub, np.int64)  # a subset's lowest list
+    for mask in range(1, n_sub):
+        while not mask & (1 << low_bit[mask]):
+            low_bit[mask] += 1
+    lists = np.empty(m, np.int64)
     heap_docs = np.empty(k, np.int64)  # a min-heap on (score, -doc): the worst on top
     heap_scores = np.empty(k)
     size = 0
     theta = 0.0  # the k-th best score once k are found; below it nothing can enter
     cut = 0.0
-    first_essential = 0
     sums = np.zeros(WINDOW)
-    found = np.zeros(m, np.int64)  # non-essential lists' counts for the paragraph at hand
-    window_block = np.zeros(m, np.int64)  # each essential list's block at the window start
-    scratch = np.empty((1, BLOCK), np.int64)
     met = np.zeros(WINDOW // 64, np.uint64)
+    # The window's candidates by slot (``WINDOW``: a slot for paragraphs that are not),
+    # with their sums so far and the counts the look-ups found; ``alive``: the slots
+    # still in the running, in paragraph order; ``slot_of``: a paragraph's slot.
+    cand_doc = np.empty(WINDOW, np.int64)
+    cand_score = np.zeros(2 * WINDOW)
+    cand_tf = np.zeros((m, WINDOW), np.int64)
+    alive = np.empty(WINDOW, np.int64)
+    slot_of = np.arange(WINDOW, 2 * WINDOW)
+    n_docs = len(norm)
+    window_block = np.zeros(m, np.int64)  # each walked list's block at the window start
+    swept = np.zeros(m, np.bool_)  # the look-up lists walked in this window
+    scratch = np.empty((1, BLOCK), np.int64)
+    lo = 0
     while True:
-        lo = -1
-        for i in range(first_essential, m):
-            if block[i] < end[i]:
-                d = docs[i, idx[i]]
-                if lo < 0 or d < lo:
-                    lo = d
-        if lo < 0:
-            break
-        hi = lo + WINDOW
-        essential = first_essential  # fixed for the window, whatever theta does in it
-        for i in range(essential, m):
-            window_block[i] = block[i]
-            weight = weights[i]
-            while block[i] < end[i]:
-                j = idx[i]
-                n = count[i]
-                while j < n:  # locals only: the compiler keeps them in registers
-                    d = docs[i, j]
-                    if d >= hi:
-                        break
-                    r = d - lo
-                    sums[r] += parts[i, j]
-                    met[r >> 6] |= np.uint64(1) << np.uint64(r & 63)
-                    j += 1
-                if j < n:  # stopped at the window's end, within the block
-                    idx[i] = j
-                    break
-                _load(words, blk_off, blk_width, blk_last, i, block[i] + 1, first, end,
-                      dfs, block, count, idx, docs, tf_at, tfs, parts, weight, norm, k1p1,
-                      True)  # fmt: skip
-        for w in range(WINDOW // 64):
-            word = met[w]
-            if word == 0:
+        # The window: to the end of the essential lists' blocks at lo, SPAN at least.
+        hi = -1
+        for i in range(m):
+            b = bcur[i]
+            while b < end[i] and blk_last[b] < lo:
+                b += 1
+            bcur[i] = b
+            if b < end[i] and essential[i] and (hi < 0 or blk_last[b] + 1 < hi):
+                hi = blk_last[b] + 1
+        if hi < 0:  # no essential list left: the others' blocks decide
+            for i in range(m):
+                if bcur[i] < end[i] and (hi < 0 or blk_last[bcur[i]] + 1 < hi):
+                    hi = blk_last[bcur[i]] + 1
+            if hi < 0:
+                break  # every list is past its end
+        hi = max(hi, lo + SPAN)
+        local_bounds(blk_last, blk_max, end, bcur, bound_w, top, lo, hi, local, cost)
+        n_lookups = 0
+        if size == k:
+            n_lookups = partition(local, cost, cut, low_bit, subset_sum, subset_cost,
+                                   lists, essential, lookups, rest)  # fmt: skip
+        else:
+            essential[:] = True
+        walked = False
+        for i in range(m):  # the essential lists, moved to lo and fully unpacked
+            if not essential[i] or block[i] >= end[i]:
                 continue
-            met[w] = np.uint64(0)
-            while word != 0:
-                r = w * 64 + _lowest_bit(word)
-                word &= word - np.uint64(1)
-                partial = sums[r]
-                sums[r] = 0.0
-                doc = lo + r
-                alive = True
-                i = essential - 1
-                while i >= 0:
-                    found[i] = 0
-                    if size == k and partial + prefix[i] < cut:
-                        alive = False
+            walked = True
+            if blk_last[block[i]] < lo:
+                load(words, blk_off, blk_width, blk_last, i,
+                     first_block_reaching(blk_last, block[i] + 1, end[i], lo), first, end,
+                     dfs, block, count, idx, docs, tf_at, tfs, parts, weights[i], norm,
+                     k1p1, True)  # fmt: skip
+            elif not full[i]:
+                at = idx[i]
+                load(words, blk_off, blk_width, blk_last, i, block[i], first, end, dfs,
+                     block, count, idx, docs, tf_at, tfs, parts, weights[i], norm, k1p1,
+                     True)  # fmt: skip
+                idx[i] = at
+            full[i] = True
+            if block[i] < end[i]:
+                while docs[i, idx[i]] < lo:  # the block's last id is lo or more
+                    idx[i] += 1
+        if not walked:  # every list non-essential: the window cannot hold a top-k entry
+            lo = hi
+            continue
+        at_theta = theta
+        while True:
+            wlo = -1
+            for i in range(m):
+                if essential[i] and block[i] < end[i]:
+                    d = docs[i, idx[i]]
+                    if wlo < 0 or d < wlo:
+                        wlo = d
+            if wlo < 0 or wlo >= hi:
+                break
+            whi = min(wlo + WINDOW, hi)
+            for i in range(m):
+                if not essential[i]:
+                    continue
+                window_block[i] = block[i]
+                weight = weights[i]
+                while block[i] < end[i]:
+                    j = idx[i]
+                    n = count[i]
+                    while j < n:  # locals only: the compiler keeps them in registers
+                        d = docs[i, j]
+                        if d >= whi:
+                            break
+                        r = d - wlo
+                        sums[r] += parts[i, j]
+                        met[r >> 6] |= np.uint64(1) << np.uint64(r & 63)
+                        j += 1
+                    if j < n:  # stopped at the window's end, within the block
+                        idx[i] = j
                         break
-                    if block[i] < end[i] and blk_last[block[i]] < doc:
-                        _load(words, blk_off, blk_width, blk_last, i,
-                              _first_block_reaching(blk_last, block[i] + 1, end[i], doc),
-                              first, end, dfs, block, count, idx, docs, tf_at, tfs,
-                              parts, 0.0, norm, k1p1, False)  # fmt: skip
-                    if block[i] < end[i]:
+                    load(words, blk_off, blk_width, blk_last, i, block[i] + 1, first, end,
+                         dfs, block, count, idx, docs, tf_at, tfs, parts, weight, norm,
+                         k1p1, True)  # fmt: skip
+            # The candidates that the non-essential lists could still lift to the cut.
+            bar = cut - rest[0] if size == k else -1.0
+            n_cand = 0
+            for w in range(WINDOW // 64):
+                word = met[w]
+                if word == 0:
+                    continue
+                met[w] = np.uint64(0)
+                while word != 0:
+                    r = w * 64 + lowest_bit(word)
+                    word &= word - np.uint64(1)
+                    partial = sums[r]
+                    sums[r] = 0.0
+                    if partial >= bar:
+                        cand_doc[n_cand] = wlo + r
+                        cand_score[n_cand] = partial
+                        alive[n_cand] = n_cand
+                        slot_of[r] = n_cand
+                        n_cand += 1
+            n_gathered = n_cand
+            swept[:] = False
+            for q in range(n_lookups):  # one list at a time, dropping as they fall short
+                if n_cand == 0:
+                    break
+                i = lookups[q]
+                weight = weights[i]
+                bar = cut - rest[q + 1]
+                if n_cand * DENSE > dfs[i] * (whi - wlo) // n_docs:
+                    # Many candidates: walk the list's postings in the window instead,
+                    # each adding to its paragraph's slot (a spare one of its own if it is
+                    # no candidate: no chain of additions to one place); counts are found
+                    # again for the few that are scored.
+                    b = max(block[i], seek[i])
+                    if b < end[i] and blk_last[b] < wlo:
+                        b = first_block_reaching(blk_last, b + 1, end[i], wlo)
+                    if b != block[i] or not full[i]:
+                        at = idx[i] if b == block[i] else 0
+                        load(words, blk_off, blk_width, blk_last, i, b, first, end, dfs,
+                             block, count, idx, docs, tf_at, tfs, parts, weight, norm,
+                             k1p1, True)  # fmt: skip
+                        idx[i] = at
+                        full[i] = True
+                    window_block[i] = block[i]
+                    swept[i] = True
+                    while block[i] < end[i]:
+                        j = idx[i]
+                        n = count[i]
+                        while j < n and docs[i, j] < wlo:
+                            j += 1
+                        while j < n:
+                            d = docs[i, j]
+                            if d >= whi:
+                                break
+                            slot = slot_of[d - wlo]
+                            cand_score[slot] += parts[i, j]
+                            j += 1
+                        if j < n:
+                            idx[i] = j
+                            break
+                        load(words, blk_off, blk_width, blk_last, i, block[i] + 1, first,
+                             end, dfs, block, count, idx, docs, tf_at, tfs, parts, weight,
+                             norm, k1p1, True)  # fmt: skip
+                        full[i] = True
+                    kept = 0
+                    for c in range(n_cand):
+                        slot = alive[c]
+                        if cand_score[slot] >= bar:
+                            alive[kept] = slot
+                            kept += 1
+                    n_cand = kept
+                    continue
+                bw = bound_w[i]
+                need = cut - rest[q] + local[i]  # from this list's block, at the least
+                kept = 0
+                for c in range(n_cand):
+                    slot = alive[c]
+                    doc = cand_doc[slot]
+                    score = cand_score[slot]
+                    tf = 0
+                    b = max(block[i], seek[i])
+                    if b < end[i] and blk_last[b] < doc:
+                        b = first_block_reaching(blk_last, b + 1, end[i], doc)
+                        seek[i] = b
+                    if b < end[i]:
+                        if score + bw * blk_max[b] < need:
+                            continue
+                        if b != block[i]:
+                            load(words, blk_off, blk_width, blk_last, i, b, first, end,
+                                 dfs, block, count, idx, docs, tf_at, tfs, parts, 0.0,
+                                 norm, k1p1, False)  # fmt: skip
+                            full[i] = False
                         j = idx[i]
                         while docs[i, j] < doc:  # the block's last id is doc or more
                             j += 1
                         idx[i] = j
                         if docs[i, j] == doc:
                             tf = get(words, tf_at[i, 0] + j * tf_at[i, 1], tf_at[i, 1]) + 1
-                            found[i] = tf
-                            partial += weights[i] * _part(tf, doc, norm, once, k1p1)
-                    i -= 1
-                if not alive or (size == k and partial < cut):
+                            score += weight * part(tf, doc, norm, once, k1p1)
+                    if score < bar:
+                        continue
+                    cand_tf[q, slot] = tf
+                    cand_score[slot] = score
+                    alive[kept] = slot
+                    kept += 1
+                n_cand = kept
+            for c in range(n_gathered):  # each paragraph's spare slot again
+                slot_of[cand_doc[c] - wlo] = WINDOW + cand_doc[c] - wlo
+            for c in range(n_cand):  # the survivors, scored afresh in query order
+                slot = alive[c]
+                if size == k and cand_score[slot] < cut:
                     continue
+                doc = cand_doc[slot]
                 score = 0.0
-                for q in range(m):
-                    i = by_query[q]
-                    if i >= essential:  # walked in this window: find its count again
-                        tf = _count_in_window(words, blk_off, blk_width, blk_last, i, doc,
-                                              window_block[i], first, end, dfs, block,
-                                              count, docs, tf_at, scratch)  # fmt: skip
+                for i in range(m):
+                    if essential[i] or swept[i]:  # walked: find its count again
+                        tf = count_in_window(words, blk_off, blk_width, blk_last, i, doc,
+                                             window_block[i], first, end, dfs, block,
+                                             count, docs, tf_at, scratch)  # fmt: skip
                     else:
-                        tf = found[i]
+                        q = 0
+                        while lookups[q] != i:
+                            q += 1
+                        tf = cand_tf[q, slot]
                     if tf > 0:
-                        score += weights[i] * _part(tf, doc, norm, once, k1p1)
+                        score += weights[i] * part(tf, doc, norm, once, k1p1)
                 if score <= 0 or (size == k and score <= theta):
                     continue
-                if size < k:
-                    at = size
-                    size += 1
-                else:  # drop the worst, then place the new one
-                    heap_docs[0] = heap_docs[size - 1]
-                    heap_scores[0] = heap_scores[size - 1]
-                    _sift_down(heap_docs, heap_scores, 0, size - 1)
-                    at = size - 1
-                heap_docs[at] = doc
-                heap_scores[at] = score
-                _sift_up(heap_docs, heap_scores, at)
+                size = push(heap_docs, heap_scores, size, doc, score)
                 if size == k:
                     theta = heap_scores[0]
                     cut = theta * (1 - MARGIN)
-                    while first_essential < m and prefix[first_essential] < cut:
-                        first_essential += 1
+            if theta != at_theta and whi < hi:  # a higher bar: choose the lists again
+                hi = whi
+                break
+        lo = hi
     return heap_docs[:size].copy(), heap_scores[:size].copy()
-
-
-@njit(cache=True, nogil=True)
-def _worse(docs: np.ndarray, scores: np.ndarray, a: int, c: int) -> bool:
-    """Is entry a ranked below entry c (lower score, or the same score and a later id)?"""
-    return scores[a] < scores[c] or (scores[a] == scores[c] and docs[a] > docs[c])
-
-
-@njit(cache=True, nogil=True)
-def _swap(docs: np.ndarray, scores: np.ndarray, a: int, c: int) -> None:
-    docs[a], docs[c] = docs[c], docs[a]
-    scores[a], scores[c] = scores[c], scores[a]
-
-
-@njit(cache=True, nogil=True)
-def _sift_up(docs: np.ndarray, scores: np.ndarray, at: int) -> None:
-    while at > 0:
-        parent = (at - 1) // 2
-        if _worse(docs, scores, at, parent):
-            _swap(docs, scores, at, parent)
-            at = parent
-        else:
-            break
-
-
-@njit(cache=True, nogil=True)
-def _sift_down(docs: np.ndarray, scores: np.ndarray, at: int, size: int) -> None:
-    while True:
-        left = 2 * at + 1
-        worst = at
-        if left < size and _worse(docs, scores, left, worst):
-            worst = left
-        if left + 1 < size and _worse(docs, scores, left + 1, worst):
-            worst = left + 1
-        if worst == at:
-            return
-        _swap(docs, scores, at, worst)
-        at = worst

@@ -215,7 +215,7 @@ def decode_range(
 
 
 @njit(cache=True, nogil=True)
-def max_weights(
+def block_maxima(
     doc_ids: np.ndarray,
     doc_tfs: np.ndarray,
     indptr: np.ndarray,
@@ -224,17 +224,23 @@ def max_weights(
     k1: float,
     b: float,
 ) -> np.ndarray:
-    """Each term's largest tf part, ``tf (k1 + 1) / (tf + norm)``, in one pass (as arrays
-    of every posting's part these were three float copies of the postings at build)."""
-    n_terms = len(indptr) - 1
-    out = np.zeros(n_terms, np.float32)
+    """Each block's largest tf part, ``tf (k1 + 1) / (tf + norm)`` (blocks in
+    ``encode``'s order), in one pass: as arrays of every posting's part these were three
+    float copies of the postings at build."""
+    n_blocks = 0
+    for t in range(len(indptr) - 1):
+        n_blocks += (indptr[t + 1] - indptr[t] + BLOCK - 1) // BLOCK
+    out = np.zeros(n_blocks, np.float64)
     scale = b / max(avgdl, 1e-9)
-    for t in range(n_terms):
-        best = 0.0
-        for p in range(indptr[t], indptr[t + 1]):
-            tf = float(doc_tfs[p])
-            part = tf * (k1 + 1) / (tf + k1 * (1 - b + scale * float(doc_len[doc_ids[p]])))
-            if part > best:
-                best = part
-        out[t] = best
+    at = 0
+    for t in range(len(indptr) - 1):
+        for lo in range(indptr[t], indptr[t + 1], BLOCK):
+            best = 0.0
+            for p in range(lo, min(lo + BLOCK, indptr[t + 1])):
+                tf = float(doc_tfs[p])
+                part = tf * (k1 + 1) / (tf + k1 * (1 - b + scale * float(doc_len[doc_ids[p]])))
+                if part > best:
+                    best = part
+            out[at] = best
+            at += 1
     return out

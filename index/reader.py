@@ -21,9 +21,9 @@ from index import bm25, postings, segments
 from index.integrity import verify
 from index.texts import DICTIONARY, TEXT_BLOCK, Unpacker
 
-INDEX_FORMAT = 9
+INDEX_FORMAT = 10
 TEXTS = "paragraphs.zst"  # paragraphs as JSON lines, zstd blocks of TEXT_BLOCK within articles
-_ARRAYS = (*postings.ARRAYS, "doc_len", "indptr", "max_weight")  # a segment's postings
+_ARRAYS = (*postings.ARRAYS, "doc_len", "indptr", "max_weight", "blk_max")  # a segment's postings
 
 
 @dataclass(frozen=True)
@@ -270,6 +270,7 @@ def load_bm25(directory: Path, prefix: str, meta: dict[str, Any]) -> bm25.BM25In
         indptr=arrays["indptr"],
         postings=postings.Postings(*(arrays[name] for name in postings.ARRAYS)),
         max_weight=arrays["max_weight"],
+        blk_max=arrays["blk_max"],
         k1=float(params["k1"]),
         b=float(params["b"]),
     )

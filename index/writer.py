@@ -257,6 +257,7 @@ def build_index(
             "idf": index.idf,
             "indptr": index.indptr,
             "max_weight": index.max_weight,
+            "blk_max": index.blk_max,
             **index.postings.arrays(),
             "offsets": np.asarray(offsets, np.int64),
             "article_of": np.asarray(article_of, np.int32),
