@@ -242,14 +242,22 @@ def terms_of_token(token: str) -> tuple[str, ...]:
         bare = _word(word)[1]
         return (bare + number,) if bare else ()
     if first == "$":
-        amount = token[1:].strip().replace(",", "")
-        return (amount, first + amount)
+        return _money_terms(token)
     if first.isdigit():
         return tuple(_number_terms(token))
     if ":" in token:
-        exchange, _, symbol = token.partition(":")
-        return (token, exchange, symbol)
+        return _ticker_terms(token)
     return _TERMS[token]
+
+
+def _ticker_terms(raw: str) -> tuple[str, str, str]:
+    exchange, _, symbol = raw.partition(":")
+    return raw, exchange, symbol
+
+
+def _money_terms(raw: str) -> tuple[str, str]:
+    amount = raw[1:].strip().replace(",", "")
+    return amount, raw[0] + amount
 
 
 _NOT_LOWER = str.maketrans({i: " " for i in range(128) if not 97 <= i <= 122})
@@ -304,11 +312,9 @@ def tokenize_folded(text: str) -> list[str]:
             continue
         raw = match.group()
         if kind == "ticker":
-            exchange, _, symbol = raw.partition(":")
-            extend((raw, exchange, symbol))
+            extend(_ticker_terms(raw))
         elif kind == "money":
-            amount = raw[1:].strip().replace(",", "")
-            extend((amount, raw[0] + amount))
+            extend(_money_terms(raw))
         else:
             extend(_number_terms(raw))
             # "Llama 4", "Gemini 3", "Q1 2026": the name and its version as one term too.
