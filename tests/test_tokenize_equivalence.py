@@ -154,7 +154,7 @@ def test_the_tokenizer_gives_what_it_gave_before_on_varied_text() -> None:
 
 
 def test_the_build_counts_the_terms_the_tokenizer_finds() -> None:
-    """The build tokenises plain paragraphs in compiled code and the rest with
+    """The build tokenises ASCII paragraphs in compiled code and the rest with
     ``tokenize``: every paragraph's term counts must be what ``tokenize`` gives."""
     from collections import Counter, defaultdict
 
@@ -163,7 +163,17 @@ def test_the_build_counts_the_terms_the_tokenizer_finds() -> None:
 
     local: defaultdict[str, int] = defaultdict()
     local.default_factory = local.__len__
-    words = AsciiTokens(local.__getitem__)
+    tokens = AsciiTokens(local.__getitem__)
+
+    def counted(texts: list[str]) -> list[Counter[str]]:
+        """Each text's term counts as the build finds them."""
+        keys = _keys(texts, tokens, local)
+        names = {number: term for term, number in local.items()}
+        counts: list[Counter[str]] = [Counter() for _ in texts]
+        for key in keys.tolist():
+            counts[key >> 32][names[key & 0xFFFFFFFF]] += 1
+        return counts
+
     rng = np.random.default_rng(29)
     simple = ["Meta", "the", "a", "x", "it's", "snake_case", "_x", "x_", "co-op", "dash-"]
     simple += ["-lead", "rock'n'roll", "Metas'", "''", "over-the-counter", "AI-", "Who?", "\x00"]
@@ -177,12 +187,7 @@ def test_the_build_counts_the_terms_the_tokenizer_finds() -> None:
             *_texts(rng, simple, [" ", ", ", ". ", "\n", "-", "'", "_"], int(rng.integers(0, 6))),
         ]
         rng.shuffle(texts)
-        keys = _keys(texts, words, local)
-        names = {number: term for term, number in local.items()}
-        got: list[Counter[str]] = [Counter() for _ in texts]
-        for key in keys.tolist():
-            got[key >> 32][names[key & 0xFFFFFFFF]] += 1
-        assert got == [Counter(tokenize(text)) for text in texts], texts
+        assert counted(texts) == [Counter(tokenize(text)) for text in texts], texts
     # Tens of thousands of distinct words: the word table grows and is rehashed.
     letters = np.array(list("abcdefghijklmnopqrstuvwxyz-'_"))
     for _ in range(3):
@@ -190,10 +195,5 @@ def test_the_build_counts_the_terms_the_tokenizer_finds() -> None:
             " ".join("".join(rng.choice(letters, int(rng.integers(1, 15)))) for _ in range(800))
             for _ in range(40)
         ]
-        keys = _keys(texts, words, local)
-        names = {number: term for term, number in local.items()}
-        got = [Counter() for _ in texts]
-        for key in keys.tolist():
-            got[key >> 32][names[key & 0xFFFFFFFF]] += 1
-        assert got == [Counter(tokenize(text)) for text in texts]
-    assert len(words._table) > 1 << 16  # it did grow
+        assert counted(texts) == [Counter(tokenize(text)) for text in texts]
+    assert len(tokens._table) > 1 << 16  # it did grow
