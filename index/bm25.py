@@ -68,15 +68,6 @@ class Forward:
     def n_docs(self) -> int:
         return len(self.indptr) - 1
 
-    def doc_len(self) -> npt.NDArray[np.int64]:
-        """Tokens per paragraph (the sum of its term counts)."""
-        sums = (
-            np.add.reduceat(self.tfs.astype(np.int64), self.indptr[:-1])
-            if len(self.terms)
-            else np.zeros(self.n_docs, np.int64)
-        )
-        return np.where(np.diff(self.indptr) > 0, sums, 0)
-
 
 def forward_from_tokens(docs: Iterable[Sequence[str]], vocab: dict[str, int]) -> Forward:
     """A forward index for tokenised paragraphs; ``vocab`` is filled in first-seen order."""
@@ -337,7 +328,7 @@ def merge(
     kept_df[: len(old_df)] = old_df
     from index.inverting import invert
 
-    new_indptr, new_ids, new_tfs, _ = invert(
+    new_indptr, new_ids, new_tfs, added_len = invert(
         added.indptr, added.terms, added.tfs, n_terms, added_ids
     )
     new_terms = np.repeat(np.arange(n_terms, dtype=np.int32), np.diff(new_indptr))
@@ -364,5 +355,5 @@ def merge(
     doc_len = np.zeros(n_docs, np.int32)
     moved = remap >= 0
     doc_len[remap[moved]] = np.asarray(previous.doc_len)[moved]
-    doc_len[added_ids] = added.doc_len()
+    doc_len[added_ids] = added_len
     return from_postings(doc_ids, doc_tfs, indptr, doc_len, k1, b, epsilon)

@@ -4,20 +4,15 @@ A stable argsort of every posting's term id, then gathering ids and counts throu
 took 9 of the 12 seconds that turned 1M paragraphs' term counts into postings.  The
 terms are small integers whose counts are known, so a counting sort does it in two
 passes: each term's start from the counts, then every posting put in its term's next
-slot, walking paragraphs in order (so each term's paragraphs stay in order).  The
-scatter is bound by memory latency, so two threads share it by ranges of terms (the
-kernels release the GIL), while the build's other core would otherwise be idle.
+slot, walking paragraphs in order (so each term's paragraphs stay in order), each
+paragraph's length added up on the way.
 """
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 import numpy.typing as npt
 from numba import njit
-
-THREADS = 2
 
 
 @njit(cache=True, nogil=True)
@@ -29,32 +24,21 @@ def _scatter(
     term_starts: np.ndarray,
     out_docs: np.ndarray,
     out_tfs: np.ndarray,
-    low: int,
-    high: int,
+    lengths: np.ndarray,
 ) -> None:
-    """Postings of the terms in ``[low, high)`` into their places."""
+    """Every posting into its place, and each row's length (the sum of its counts)."""
     cursor = term_starts[:-1].copy()
     for d in range(len(doc_indptr) - 1):
         doc = doc_ids[d]
-        for p in range(doc_indptr[d], doc_indptr[d + 1]):
-            t = terms[p]
-            if low <= t < high:
-                at = cursor[t]
-                out_docs[at] = doc
-                out_tfs[at] = tfs[p]
-                cursor[t] = at + 1
-
-
-@njit(cache=True, nogil=True)
-def _lengths(doc_indptr: np.ndarray, tfs: np.ndarray) -> np.ndarray:
-    """Tokens per paragraph: the sum of its term counts."""
-    out = np.zeros(len(doc_indptr) - 1, np.int32)
-    for d in range(len(out)):
         total = 0
         for p in range(doc_indptr[d], doc_indptr[d + 1]):
+            t = terms[p]
+            at = cursor[t]
+            out_docs[at] = doc
+            out_tfs[at] = tfs[p]
+            cursor[t] = at + 1
             total += tfs[p]
-        out[d] = total
-    return out
+        lengths[d] = total
 
 
 def invert(
@@ -71,23 +55,13 @@ def invert(
     paragraph ``doc_ids[d]`` (default: ``d``); ``doc_ids`` must be ascending."""
     n_docs = len(doc_indptr) - 1
     ids = np.arange(n_docs, dtype=np.int32) if doc_ids is None else doc_ids.astype(np.int32)
-    indptr = np.asarray(doc_indptr, np.int64)
-    counts = np.asarray(tfs, np.uint16)
     term_starts = np.zeros(n_terms + 1, np.int64)
     np.cumsum(np.bincount(terms, minlength=n_terms), out=term_starts[1:])
     out_docs = np.empty(len(terms), np.int32)
     out_tfs = np.empty(len(terms), np.uint16)
-    # Term ranges holding about equal numbers of postings, one per thread.
-    cuts = np.searchsorted(term_starts, np.linspace(0, len(terms), THREADS + 1)[1:-1])
-    bounds = [0, *(int(c) for c in cuts), n_terms]
-    with ThreadPoolExecutor(THREADS) as pool:
-        lengths = pool.submit(_lengths, indptr, counts)
-        parts = [
-            pool.submit(
-                _scatter, indptr, terms, counts, ids, term_starts, out_docs, out_tfs, lo, hi
-            )
-            for lo, hi in zip(bounds, bounds[1:], strict=False)
-        ]
-        for part in parts:
-            part.result()
-        return term_starts, out_docs, out_tfs, lengths.result()
+    lengths = np.zeros(n_docs, np.int32)
+    _scatter(
+        np.asarray(doc_indptr, np.int64), terms, np.asarray(tfs, np.uint16), ids,
+        term_starts, out_docs, out_tfs, lengths,
+    )  # fmt: skip
+    return term_starts, out_docs, out_tfs, lengths
