@@ -167,7 +167,7 @@ def _tokenise_many(
 
 
 PARALLEL_FROM = 64  # articles to tokenise before it pays to start worker processes
-CHUNK_FILES = 96  # larger chunks: fewer repeats of common terms to ship back and map
+CHUNK_FILES = 96  # files a task: fewer round trips to the workers, still many tasks each
 
 
 def _tokenised_stream(
