@@ -17,7 +17,7 @@ from json.encoder import encode_basestring as _quoted
 import zstandard
 
 TEXT_BLOCK = 16  # paragraphs compressed together: small enough to unpack for one citation
-LEVEL = 3
+LEVEL = 1
 DICT_SIZE = 256 * 1024
 DICTIONARY = "texts.dict"  # the index's dictionary file (empty: none, as for tiny corpora)
 SAMPLE_ARTICLES = 40

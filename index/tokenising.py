@@ -11,11 +11,11 @@ from __future__ import annotations
 import multiprocessing
 import os
 import uuid
-from collections import defaultdict
-from collections.abc import Generator, Iterable, Iterator
+from collections import Counter, defaultdict
+from collections.abc import Generator, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from itertools import islice
+from itertools import chain, islice
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ import numpy as np
 
 from index.analyzer import fold, tokenize_folded
 from index.documents import CorpusError, lead_title, load_article, relative_name
-from index.paragraphs import split_paragraphs
+from index.paragraphs import Paragraph, split_paragraphs
 from index.texts import blocks_of, compressor, lines_of
 from index.wordscan import SEPARATOR, AsciiTokens
 
@@ -45,22 +45,15 @@ class _Tokenised:
     sizes: np.ndarray  # distinct terms per paragraph
 
 
-def _tokenise(
-    corpus_dir: Path,
-    path: Path,
-    manifest: dict[str, dict[str, str]],
-    state: _WorkerVocabulary,
-) -> _Tokenised:
+def _read(
+    corpus_dir: Path, path: Path, manifest: dict[str, dict[str, str]]
+) -> tuple[dict[str, Any], list[Paragraph]]:
+    """One file's record in the index (all but where its paragraphs go) and paragraphs."""
     article = load_article(corpus_dir, path, manifest)
     st = path.stat()
     paragraphs = split_paragraphs(article)
     if not paragraphs:
         raise CorpusError(path, "no article text found in it (0 paragraphs)")
-    keys = _keys([p.indexed_text for p in paragraphs], state.tokens, state.local)
-    pairs, tfs = np.unique(keys, return_counts=True)  # (paragraph, term) pairs, counted
-    terms = (pairs & 0xFFFFFFFF).astype(np.int32)
-    sizes = np.bincount(pairs >> 32, minlength=len(paragraphs))
-    lines = lines_of((p.number, p.heading, p.text) for p in paragraphs)
     info = {
         "id": article.id,
         "title": article.title,
@@ -73,45 +66,86 @@ def _tokenise(
         "mtime_ns": st.st_mtime_ns,
         "lead": "" if article.title else lead_title(paragraphs[0].text),
     }
-    blocks = [state.pack.compress(block) for block in blocks_of(lines)]
-    return _Tokenised(
-        info,
-        b"".join(blocks),
-        [len(block) for block in blocks],
-        len(lines),
-        terms,
-        np.minimum(tfs, 65535).astype(np.uint16),
-        sizes.astype(np.int64),
-    )
+    return info, paragraphs
 
 
-def _keys(texts: list[str], tokens: AsciiTokens | None, local: dict[str, int]) -> np.ndarray:
-    """``paragraph << 32 | term`` for every term of every paragraph, in any order.
+def _tokenised(
+    read: list[tuple[dict[str, Any], list[Paragraph]]], state: _WorkerVocabulary
+) -> list[_Tokenised]:
+    """Articles read, tokenised together (one pass of the compiled scanner over them
+    all keeps its tables in cache, a tenth faster than an article at a time), their
+    texts packed."""
+    terms, tfs, sizes = _term_counts([p.indexed_text for _, ps in read for p in ps], state)
+    tfs = np.minimum(tfs, 65535).astype(np.uint16)
+    done: list[_Tokenised] = []
+    first = 0  # the article's first paragraph, and its first term
+    at = 0
+    for info, paragraphs in read:
+        mine = sizes[first : first + len(paragraphs)]
+        first += len(paragraphs)
+        end = at + int(mine.sum())
+        lines = lines_of((p.number, p.heading, p.text) for p in paragraphs)
+        blocks = [state.pack.compress(block) for block in blocks_of(lines)]
+        done.append(
+            _Tokenised(
+                info,
+                b"".join(blocks),
+                [len(block) for block in blocks],
+                len(lines),
+                terms[at:end],
+                tfs[at:end],
+                mine,
+            )
+        )
+        at = end
+    return done
+
+
+def _term_counts(
+    texts: list[str], state: _WorkerVocabulary
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each text's distinct terms (numbered in ``state``'s vocabulary) and their counts,
+    text after text, and how many distinct terms each text has.
 
     Each text is folded first, as ``analyzer.tokenize`` does (curly quotes, dashes,
-    accents: most news paragraphs are then ASCII).  With ``tokens``, ASCII ones are
-    tokenised in compiled code (``index.wordscan``); the others (all of them without)
-    by ``analyzer.tokenize_folded``, their terms numbered in the same vocabulary.
+    accents: most news paragraphs are then ASCII).  With compiled tokens, ASCII ones are
+    tokenised and counted in compiled code (``index.wordscan``); the others (all of them
+    without) by ``analyzer.tokenize_folded``, their terms numbered in the same vocabulary.
     """
+    tokens, local = state.tokens, state.local
     folded = [t if t.isascii() else fold(t) for t in texts]
-    keys = np.zeros(0, np.int64)
-    rest: Iterable[int] = range(len(texts))
-    if tokens is not None:
-        # (A 0 byte in a text would read as the scanner's paragraph separator.)
-        ascii_at = [i for i, t in enumerate(folded) if t.isascii() and SEPARATOR not in t]
-        everyone = len(ascii_at) == len(texts)
-        keys = tokens.keys(folded if everyone else [folded[i] for i in ascii_at])
-        if not everyone:  # numbered among the ASCII ones: renumber
-            at = np.asarray(ascii_at, np.int64)
-            keys = (at[keys >> 32] << 32) | (keys & 0xFFFFFFFF)
-            rest = sorted(set(rest).difference(ascii_at))
-        else:
-            rest = ()
-    more = [keys]
-    for i in rest:
-        ids = np.fromiter(map(local.__getitem__, tokenize_folded(folded[i])), np.int64)
-        more.append((np.int64(i) << 32) | ids)
-    return np.concatenate(more) if len(more) > 1 else keys
+    # (A 0 byte in a text would read as the scanner's paragraph separator.)
+    ascii_at = (
+        [i for i, t in enumerate(folded) if t.isascii() and SEPARATOR not in t]
+        if tokens is not None
+        else []
+    )
+    if tokens is not None and len(ascii_at) == len(texts):
+        return tokens.counts(folded)
+    rest = sorted(set(range(len(texts))).difference(ascii_at))
+    counted = [Counter(map(local.__getitem__, tokenize_folded(folded[i]))) for i in rest]
+    rest_sizes = np.fromiter(map(len, counted), np.int64, len(counted))
+    rest_terms = np.fromiter(chain.from_iterable(counted), np.int32, int(rest_sizes.sum()))
+    rest_tfs = np.fromiter(
+        chain.from_iterable(c.values() for c in counted), np.int64, len(rest_terms)
+    )
+    if tokens is None or not ascii_at:
+        return rest_terms, rest_tfs, rest_sizes
+    ascii_terms, ascii_tfs, ascii_sizes = tokens.counts([folded[i] for i in ascii_at])
+    # The two sets of texts' counts, interleaved back into the texts' order.
+    sizes = np.zeros(len(texts), np.int64)
+    sizes[ascii_at] = ascii_sizes
+    sizes[rest] = rest_sizes
+    source_start = np.zeros(len(texts), np.int64)  # each text's counts in the two joined
+    source_start[ascii_at] = np.cumsum(ascii_sizes) - ascii_sizes
+    source_start[rest] = len(ascii_terms) + np.cumsum(rest_sizes) - rest_sizes
+    out_start = np.cumsum(sizes) - sizes
+    gather = np.repeat(source_start - out_start, sizes) + np.arange(int(sizes.sum()))
+    return (
+        np.concatenate((ascii_terms, rest_terms))[gather],
+        np.concatenate((ascii_tfs, rest_tfs))[gather],
+        sizes,
+    )
 
 
 @dataclass
@@ -151,16 +185,18 @@ def _tokenise_many(
     """A chunk of files: this process's id, the terms it numbered first in this chunk,
     and the articles, their terms numbered in this process's vocabulary of the build."""
     state = _vocabulary(build, dictionary, compiled)
-    results: list[_Tokenised | CorpusError] = []
+    read: list[tuple[dict[str, Any], list[Paragraph]] | CorpusError] = []
     for path in paths:
         try:
-            results.append(_tokenise(corpus_dir, path, manifest, state))
+            read.append(_read(corpus_dir, path, manifest))
         except CorpusError as exc:
-            results.append(exc)
+            read.append(exc)
         except FileNotFoundError:
-            results.append(CorpusError(path, "the file vanished while it was being read"))
+            read.append(CorpusError(path, "the file vanished while it was being read"))
         except OSError as exc:
-            results.append(CorpusError(path, f"cannot be read ({exc.strerror or exc})"))
+            read.append(CorpusError(path, f"cannot be read ({exc.strerror or exc})"))
+    tokenised = iter(_tokenised([r for r in read if not isinstance(r, CorpusError)], state))
+    results = [r if isinstance(r, CorpusError) else next(tokenised) for r in read]
     new = list(islice(state.local, state.sent, None))
     state.sent += len(new)
     return os.getpid(), new, results

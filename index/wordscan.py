@@ -266,6 +266,47 @@ def _keys(
     return keys
 
 
+@njit(cache=True, nogil=True)
+def _counts(
+    out_words: np.ndarray,
+    out_paragraph: np.ndarray,
+    found: int,
+    paragraphs: int,
+    term_at: np.ndarray,
+    term_ids: np.ndarray,
+    seen: np.ndarray,
+    stamp: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each paragraph's distinct terms (in the order first met) and their counts, and
+    how many there are a paragraph: what sorting the keys and counting them gives,
+    without the sort.  ``seen[t]`` holds ``stamp + paragraph`` when term ``t`` was last
+    met, and where its count is, so it needs no clearing between calls."""
+    total = 0
+    for f in range(found):
+        w = out_words[f]
+        total += term_at[w + 1] - term_at[w]
+    terms = np.empty(total, np.int32)
+    tfs = np.empty(total, np.int64)
+    sizes = np.zeros(paragraphs, np.int64)
+    distinct = 0
+    for f in range(found):
+        w = out_words[f]
+        paragraph = out_paragraph[f]
+        mark = stamp + paragraph
+        for t in range(term_at[w], term_at[w + 1]):
+            term = term_ids[t]
+            if seen[term, 0] == mark:
+                tfs[seen[term, 1]] += 1
+            else:
+                seen[term, 0] = mark
+                seen[term, 1] = distinct
+                terms[distinct] = term
+                tfs[distinct] = 1
+                sizes[paragraph] += 1
+                distinct += 1
+    return terms[:distinct], tfs[:distinct], sizes
+
+
 def _grown(array: npt.NDArray, size: int) -> npt.NDArray:
     if size <= len(array):
         return array
@@ -290,11 +331,40 @@ class AsciiTokens:
         self._term_at = np.zeros(1 << 14, np.int64)  # token w's terms: ids[at[w]:at[w + 1]]
         self._term_ids = np.zeros(1 << 15, np.int64)
         self._described = 0  # tokens whose terms are known
+        self._seen = np.full((1 << 14, 2), -1, np.int32)  # per term, for ``_counts``
+        self._stamp = 0  # paragraphs counted so far
+        self._terms = 0  # one more than the largest term number met
 
     def keys(self, texts: list[str]) -> npt.NDArray[np.int64]:
         """Keys ``paragraph << 32 | term`` of every term of ``texts`` (ASCII, folded)."""
         if not texts:
             return np.zeros(0, np.int64)
+        found, out_words, out_paragraph = self._scanned(texts)
+        return _keys(out_words, out_paragraph, found, self._term_at, self._term_ids)
+
+    def counts(
+        self, texts: list[str]
+    ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """Each text's distinct terms and their counts, one text after another, and the
+        number of distinct terms of each text (``texts`` ASCII, folded)."""
+        if not texts:
+            return np.zeros(0, np.int32), np.zeros(0, np.int64), np.zeros(0, np.int64)
+        found, out_words, out_paragraph = self._scanned(texts)
+        if self._terms > len(self._seen):
+            seen = np.full((max(self._terms, 2 * len(self._seen)), 2), -1, np.int32)
+            seen[: len(self._seen)] = self._seen
+            self._seen = seen
+        counted = _counts(
+            out_words, out_paragraph, found, len(texts),
+            self._term_at, self._term_ids, self._seen, self._stamp,
+        )  # fmt: skip
+        self._stamp += len(texts)
+        return counted
+
+    def _scanned(
+        self, texts: list[str]
+    ) -> tuple[int, npt.NDArray[np.int32], npt.NDArray[np.int32]]:
+        """The tokens found in ``texts``, each as its number and its text's, and how many."""
         # As analyzer.tokenize prepares a text (ASCII: casefold is lower); the separator
         # is no space, so the possessives are those of each paragraph alone.
         text = SEPARATOR.join(texts).lower().replace("'s ", " ").replace("s' ", "s ")
@@ -322,7 +392,7 @@ class AsciiTokens:
             self._table = np.zeros(2 * len(self._table), np.int32)
             _rehash(self._table, self._arena, self._word_at, int(self._state[0]))
         self._describe_new_tokens()
-        return _keys(out_words, out_paragraph, found, self._term_at, self._term_ids)
+        return found, out_words, out_paragraph
 
     def _describe_new_tokens(self) -> None:
         """Each new token's terms, from the analyzer (stems cached there)."""
@@ -340,4 +410,5 @@ class AsciiTokens:
             self._term_at[w + 1] = at + len(new_ids)
         self._term_ids = _grown(self._term_ids, at + len(new_ids))
         self._term_ids[at : at + len(new_ids)] = new_ids
+        self._terms = max(self._terms, max(new_ids, default=-1) + 1)
         self._described = words

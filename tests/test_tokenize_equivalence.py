@@ -158,20 +158,24 @@ def test_the_build_counts_the_terms_the_tokenizer_finds() -> None:
     ``tokenize``: every paragraph's term counts must be what ``tokenize`` gives."""
     from collections import Counter, defaultdict
 
-    from index.tokenising import _keys
-    from index.wordscan import AsciiTokens
+    from index.tokenising import _term_counts, _vocabulary
 
-    local: defaultdict[str, int] = defaultdict()
-    local.default_factory = local.__len__
-    tokens = AsciiTokens(local.__getitem__)
+    state = _vocabulary("test", b"", compiled=True)
+    tokens, local = state.tokens, state.local
+    assert tokens is not None
 
     def counted(texts: list[str]) -> list[Counter[str]]:
         """Each text's term counts as the build finds them."""
-        keys = _keys(texts, tokens, local)
+        terms, tfs, sizes = _term_counts(texts, state)
         names = {number: term for term, number in local.items()}
-        counts: list[Counter[str]] = [Counter() for _ in texts]
-        for key in keys.tolist():
-            counts[key >> 32][names[key & 0xFFFFFFFF]] += 1
+        counts: list[Counter[str]] = []
+        at = 0
+        for size in sizes.tolist():
+            pairs = zip(terms[at : at + size].tolist(), tfs[at : at + size].tolist(), strict=True)
+            counts.append(Counter({names[term]: tf for term, tf in pairs}))
+            assert len(counts[-1]) == size  # each term once a text
+            at += size
+        assert at == len(terms)
         return counts
 
     rng = np.random.default_rng(29)
