@@ -156,7 +156,7 @@ def test_the_tokenizer_gives_what_it_gave_before_on_varied_text() -> None:
 def test_the_build_counts_the_terms_the_tokenizer_finds() -> None:
     """The build tokenises ASCII paragraphs in compiled code and the rest with
     ``tokenize``: every paragraph's term counts must be what ``tokenize`` gives."""
-    from collections import Counter, defaultdict
+    from collections import Counter
 
     from index.tokenising import _term_counts, _vocabulary
 
