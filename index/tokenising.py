@@ -206,6 +206,26 @@ PARALLEL_FROM = 64  # articles to tokenise before it pays to start worker proces
 CHUNK_FILES = 96  # files a task: fewer round trips to the workers, still many tasks each
 
 
+def _warm_up() -> None:
+    """Load the compiled tokenising (from numba's cache) before the first chunk comes."""
+    AsciiTokens(lambda term: 0).counts(["warm up"])
+
+
+def start_workers(workers: int, files: int) -> ProcessPoolExecutor | None:
+    """The processes a build of ``files`` files will tokenise on (None: this one),
+    started at once so that they start Python, import and load the compiled code while
+    the caller prepares (a second at least) rather than after."""
+    if workers <= 1 or files < PARALLEL_FROM:
+        return None
+    # "spawn", not "fork": the bots rebuild from a thread, and forking a threaded
+    # process can leave a lock held forever in the child.
+    context = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    for _ in range(workers):
+        pool.submit(_warm_up)
+    return pool
+
+
 def _tokenised_stream(
     corpus_dir: Path,
     paths: list[Path],
@@ -213,9 +233,11 @@ def _tokenised_stream(
     workers: int,
     vocab: dict[str, int],
     dictionary: bytes = b"",
+    pool: ProcessPoolExecutor | None = None,
 ) -> Generator[_Tokenised | CorpusError, None, None]:
     """Tokenised articles in ``paths`` order, their terms mapped into ``vocab``; on
-    ``workers`` processes when it pays."""
+    ``workers`` processes when it pays (``pool``'s, from ``start_workers``, when given:
+    the stream shuts it down)."""
 
     remaps: dict[int, np.ndarray] = {}  # per worker: its term numbers to the index's
     build = uuid.uuid4().hex
@@ -239,7 +261,9 @@ def _tokenised_stream(
     # Chunks as large as keeps every worker busy to the end (eight chunks each at least).
     size = max(8, min(CHUNK_FILES, len(paths) // (max(workers, 1) * 8)))
     chunks = [paths[i : i + size] for i in range(0, len(paths), size)]
-    if workers <= 1 or len(paths) < PARALLEL_FROM:
+    if pool is None:
+        pool = start_workers(workers, len(paths))
+    if pool is None:
         # A few files (an article added, a small corpus): the compiled word table is
         # not worth loading into this process (half a second, more than it saves).
         compiled = len(paths) >= PARALLEL_FROM
@@ -252,10 +276,6 @@ def _tokenised_stream(
         finally:
             _VOCABULARY = None  # this process builds again later: start afresh
         return
-    # "spawn", not "fork": the bots rebuild from a thread, and forking a threaded
-    # process can leave a lock held forever in the child.
-    context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
     try:
         pending = [
             pool.submit(_tokenise_many, corpus_dir, chunk, manifest, dictionary, build)

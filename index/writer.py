@@ -35,7 +35,7 @@ from index.integrity import write_checksums
 from index.paragraphs import split_paragraphs
 from index.reader import INDEX_FORMAT, TEXTS, ArticleInfo, SearchIndex
 from index.texts import DICTIONARY, SAMPLE_ARTICLES, blocks_of, lines_of, train
-from index.tokenising import _tokenised_stream
+from index.tokenising import _tokenised_stream, start_workers
 
 log = logging.getLogger("index.store")
 
@@ -161,15 +161,20 @@ def build_index(
     to_read = [path for path, old in plan if old is None]
     bar = _progress_bar(len(files)) if progress and len(to_read) >= 200 else None
     vocab: dict[str, int] = dict(previous.vocab) if reusable and previous else {}
-    # Reused articles' texts were packed with the earlier index's dictionary: keep it.
-    dictionary = (
-        previous.text_dictionary
-        if reusable and previous
-        else _text_dictionary(corpus_dir, to_read, manifest)
-    )
-    stream = _tokenised_stream(
-        corpus_dir, to_read, manifest, workers or os.cpu_count() or 1, vocab, dictionary
-    )
+    workers = workers or os.cpu_count() or 1
+    pool = start_workers(workers, len(to_read))  # they start while the dictionary trains
+    try:
+        # Reused articles' texts were packed with the earlier index's dictionary: keep it.
+        dictionary = (
+            previous.text_dictionary
+            if reusable and previous
+            else _text_dictionary(corpus_dir, to_read, manifest)
+        )
+    except BaseException:
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    stream = _tokenised_stream(corpus_dir, to_read, manifest, workers, vocab, dictionary, pool)
     target = Path(tempfile.mkdtemp(prefix=".build-", dir=index_dir))
     (target / DICTIONARY).write_bytes(dictionary)
     infos: list[dict[str, Any]] = []
@@ -297,6 +302,8 @@ def build_index(
         if bar:
             bar[0].stop()
         stream.close()
+        if pool is not None:  # (closing a stream not started yet does not stop its pool)
+            pool.shutdown(wait=False, cancel_futures=True)
         shutil.rmtree(target, ignore_errors=True)
         raise
     return BuildReport(
