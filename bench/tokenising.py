@@ -17,7 +17,7 @@ import gzip
 import json
 import sys
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -25,8 +25,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from index.analyzer import tokenize  # noqa: E402
-from index.tokenising import _keys  # noqa: E402
-from index.wordscan import AsciiTokens  # noqa: E402
+from index.tokenising import _term_counts, _vocabulary  # noqa: E402
 
 
 def main() -> None:
@@ -41,22 +40,24 @@ def main() -> None:
         if page.get("articleBody")
     ]
     paragraphs = sum(map(len, articles))
-    local: defaultdict[str, int] = defaultdict()
-    local.default_factory = local.__len__
-    tokens = AsciiTokens(local.__getitem__)
+    state = _vocabulary("bench", b"", compiled=True)
+    local = state.local
     differ = 0
     for texts in articles:
-        keys = _keys(texts, tokens, local)
+        terms, tfs, sizes = _term_counts(texts, state)
         names = {number: term for term, number in local.items()}
-        counts: list[Counter[str]] = [Counter() for _ in texts]
-        for key in keys.tolist():
-            counts[key >> 32][names[key & 0xFFFFFFFF]] += 1
+        counts: list[Counter[str]] = []
+        at = 0
+        for size in sizes.tolist():
+            pairs = zip(terms[at : at + size].tolist(), tfs[at : at + size].tolist(), strict=True)
+            counts.append(Counter({names[term]: tf for term, tf in pairs}))
+            at += size
         differ += sum(c != Counter(tokenize(t)) for c, t in zip(counts, texts, strict=True))
     ours, theirs = [], []
     for _ in range(args.rounds):
         started = time.perf_counter()
         for texts in articles:
-            _keys(texts, tokens, local)
+            _term_counts(texts, state)
         ours.append(time.perf_counter() - started)
         started = time.perf_counter()
         for texts in articles:
