@@ -3,6 +3,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from index.documents import Article, Block, iter_articles
@@ -128,6 +129,59 @@ def test_boilerplate_lines(line: str) -> None:
 )
 def test_reporting_lines_are_not_boilerplate(line: str) -> None:
     assert not is_boilerplate(line)
+
+
+def _boilerplate_by_every_pattern(text: str) -> bool:
+    """``is_boilerplate`` as it was before its searches were skipped on texts missing
+    the words they need: every pattern searched."""
+    from index import paragraphs as p
+
+    stripped = text.strip()
+    if not any(c.isalpha() for c in stripped):
+        return True
+    words = len(stripped.split(maxsplit=40))
+    if words > 40:
+        return False
+    return bool(
+        p._CONTACT.search(stripped)
+        or p._COPYRIGHT.search(stripped)
+        or p._TEASER.search(stripped)
+        or (p._IMAGE.search(stripped) and words <= 25)
+        or (p._EMAIL.search(stripped) and words <= 25)
+        or p._SUBSCRIBE.search(stripped)
+        or (p._CRUMBS.match(stripped) and words <= 15)
+        or p._CREDITS.search(stripped)
+        or (p._CHROME.search(stripped) and words <= 15)
+    )
+
+
+def test_skipping_searches_never_changes_what_is_boilerplate() -> None:
+    """Random short texts built from the patterns' own words, in any case, with the
+    characters case-insensitive matching folds to ASCII letters ("\u017f" for "s"):
+    ``is_boilerplate`` must answer as searching with every pattern does."""
+    rng = np.random.default_rng(7)
+    pieces = [
+        "\u00a9", "(c) 2024", "(C)2024", "Copyright", "all rights reserved", "ICP \u5907",
+        "licensed under", "Creative Commons", "does not provide investment advice",
+        "reproduction in whole is prohibited", "photo.jpg", "img.PNG?w=3", "Image by",
+        "Photos credit:", "Pictures courtesy", "via Shutterstock", "via getty images",
+        "Source: Reuters", "Credits: AFP", "a@b.co", "x.y+z@mail.example.org", "Subscribe",
+        "subscription", "newsletter", "sign up", "signup", "unsubscribe", ">", "\u00bb", "/",
+        "|", "\u203a", "Home", "Reporting by", "(Additional reporting by", "contributed reporting",
+        "contributed to this story", "Reach the writers", "Follow us on", "follow Jane Doe on X",
+        "personal non-commercial use", "Like this article?", "Tell us what you think",
+        "An error has occurred", "Tel:", "E-mail:", "Read more", "Trending now", "Updated:",
+        "Advertisement", "Meta", "said", "the", "model", "2025", ".", "!", "?", ",", ":",
+        "\u017f", "\u0131", "\u0130", "\u212a", "\u017fign up", "\u0131mage by",
+        "SUB\u017fCRIBE", "\u212aeep", "phot\u00f6", "Caf\u00e9", "\u201cquoted\u201d",
+    ]  # fmt: skip
+    separators = [" ", "  ", "", " - ", ": ", "\n", " > "]
+    for _ in range(20_000):
+        count = int(rng.integers(1, 9))
+        text = "".join(str(rng.choice(pieces)) + str(rng.choice(separators)) for _ in range(count))
+        if rng.random() < 0.3:
+            text = text.upper() if rng.random() < 0.5 else text.lower()
+        assert is_boilerplate(text) == _boilerplate_by_every_pattern(text), repr(text)
 
 
 def test_hard_wrapped_text_is_joined_into_paragraphs() -> None:
