@@ -367,7 +367,9 @@ class AsciiTokens:
         """The tokens found in ``texts``, each as its number and its text's, and how many."""
         # As analyzer.tokenize prepares a text (ASCII: casefold is lower); the separator
         # is no space, so the possessives are those of each paragraph alone.
-        text = SEPARATOR.join(texts).lower().replace("'s ", " ").replace("s' ", "s ")
+        text = SEPARATOR.join(texts).lower()
+        if "'" in text:  # (a search for one character: far cheaper than two replaces)
+            text = text.replace("'s ", " ").replace("s' ", "s ")
         if text.count(SEPARATOR) != len(texts) - 1:  # it would shift every paragraph
             raise ValueError("a text holds the paragraph separator")
         buf = np.frombuffer(text.encode("ascii"), np.uint8)

@@ -20,6 +20,21 @@ def test_seed_metadata_comes_from_the_manifest_and_is_never_invented() -> None:
     assert articles["000_22283747d3d5ce8a"].title == ""
 
 
+@pytest.mark.parametrize("newline", ["\r\n", "\r"])
+def test_windows_and_old_mac_line_endings_read_as_unix_ones(tmp_path: Path, newline: str) -> None:
+    text = "---\ntitle: Rates held\n---\nThe bank held rates.\n\nInflation stayed high.\n"
+    (tmp_path / "unix.md").write_text(text, encoding="utf-8", newline="\n")
+    (tmp_path / "other.md").write_text(text, encoding="utf-8", newline=newline)
+    unix = load_article(tmp_path, tmp_path / "unix.md")
+    other = load_article(tmp_path, tmp_path / "other.md")
+    assert other.title == "Rates held"
+    assert [p.text for p in split_paragraphs(other)] == [p.text for p in split_paragraphs(unix)]
+    assert [p.text for p in split_paragraphs(other)] == [
+        "The bank held rates.",
+        "Inflation stayed high.",
+    ]
+
+
 def test_markdown_with_front_matter(tmp_path: Path) -> None:
     path = tmp_path / "story.md"
     path.write_text(
