@@ -16,7 +16,9 @@ so concurrent users never queue behind each other.
 
 from __future__ import annotations
 
+import os
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -25,10 +27,19 @@ import numpy.typing as npt
 
 SPLIT_POSTINGS = 1_000_000  # a query with fewer postings in its lists runs on one thread
 
-_helper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="citebot-split")
-_helper_free = threading.Lock()
-
 Hits = tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]
+
+_helpers: dict[int, tuple[ThreadPoolExecutor, threading.Lock]] = {}  # by process id
+
+
+def _helper() -> tuple[ThreadPoolExecutor, threading.Lock]:
+    """This process's helper thread and the lock saying it is taken: made again in a
+    forked child, where the parent's thread does not run (its queue would never drain)."""
+    pid = os.getpid()
+    if pid not in _helpers:
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="citebot-split")
+        _helpers[pid] = (pool, threading.Lock())
+    return _helpers[pid]
 
 
 def split_point(
@@ -45,7 +56,7 @@ def split_point(
 
 
 def top_k(
-    kernel: Any,
+    kernel: Callable[..., Hits],
     args: tuple[Any, ...],
     k: int,
     n_docs: int,
@@ -58,19 +69,21 @@ def top_k(
     """``kernel(*args, k, lo, hi, shared, me)`` over all ``n_docs`` paragraphs: on two
     threads when the query is costly and the helper is free, else on this one.  The k
     best, unordered."""
-    split = postings >= SPLIT_POSTINGS
-    at = split_point(blk_last, first, end, dfs) if split else 0
-    if not split or not 0 < at < n_docs or not _helper_free.acquire(blocking=False):
+    at = split_point(blk_last, first, end, dfs) if postings >= SPLIT_POSTINGS else 0
+    if not 0 < at < n_docs:
+        return kernel(*args, k, 0, n_docs, np.zeros(2), 0)
+    helper, free = _helper()
+    if not free.acquire(blocking=False):  # another thread's costly query has it
         return kernel(*args, k, 0, n_docs, np.zeros(2), 0)
     try:
         shared = np.zeros(2)
-        upper = _helper.submit(lambda: kernel(*args, k, at, n_docs, shared, 1))
+        upper = helper.submit(lambda: kernel(*args, k, at, n_docs, shared, 1))
         try:
             low_docs, low_scores = kernel(*args, k, 0, at, shared, 0)
         finally:
             high_docs, high_scores = upper.result()
     finally:
-        _helper_free.release()
+        free.release()
     docs = np.concatenate((low_docs, high_docs))
     scores = np.concatenate((low_scores, high_scores))
     best = np.lexsort((docs, -scores))[:k]

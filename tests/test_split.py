@@ -4,6 +4,7 @@ and whichever thread publishes its k-th best score first."""
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
 
 import numpy as np
@@ -132,3 +133,26 @@ def test_queries_at_once_from_many_threads_rank_as_one(
         split.SPLIT_POSTINGS = saved
     for worker in range(4):
         assert found[worker] == expected * 3
+
+
+def test_a_forked_process_gets_a_helper_of_its_own(
+    corpus: tuple[list[list[str]], dict[str, int], bm25.BM25Index],
+) -> None:
+    # The parent's helper thread is not copied by fork: a child using the parent's
+    # executor would wait for it forever.
+    _, vocab, index = corpus
+    ids = [vocab[t] for t in _queries(8)[0]]
+    expected = _top(index, ids, 10, 0)  # the parent's helper thread now runs
+    context = multiprocessing.get_context("fork")
+    queue = context.SimpleQueue()
+
+    def child() -> None:
+        queue.put(_top(index, ids, 10, 0))
+
+    process = context.Process(target=child)
+    process.start()
+    process.join(timeout=60)
+    if process.is_alive():
+        process.kill()
+    assert process.exitcode == 0
+    assert queue.get() == expected
