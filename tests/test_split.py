@@ -112,7 +112,8 @@ def test_a_bar_from_the_other_range_keeps_the_ties_that_win_on_id(
 def test_queries_at_once_from_many_threads_rank_as_one(
     corpus: tuple[list[list[str]], dict[str, int], bm25.BM25Index],
 ) -> None:
-    # The helper thread is taken by one query at a time; the others run alone.
+    # A query is split only while no other search runs in the process; the others run
+    # alone, whichever thread asks.
     _, vocab, index = corpus
     queries = [[vocab[t] for t in q] for q in _queries(9)]
     expected = [_top(index, q, 10, 1 << 62) for q in queries]
