@@ -182,12 +182,15 @@ class BM25Index:
         ]
         if not chosen or k <= 0:
             return []
-        from index import kernels  # numba (~130 MB) only in processes that search
+        from index import kernels, split  # numba (~130 MB) only in processes that search
 
         terms = np.array([t for t, _ in chosen], np.int64)
         weight = np.array([w for _, w in chosen])
         p = self.postings
-        docs, scores = kernels.maxscore_top_k(
+        first = np.asarray(p.term_blocks[terms], np.int64)
+        end = np.asarray(p.term_blocks[terms + 1], np.int64)
+        dfs = np.asarray(self.indptr[terms + 1] - self.indptr[terms], np.int64)
+        args = (
             p.words,
             p.blk_off,
             p.blk_width,
@@ -195,16 +198,19 @@ class BM25Index:
             self.blk_max,
             self.norm,
             self.once,
-            np.asarray(p.term_blocks[terms], np.int64),
-            np.asarray(p.term_blocks[terms + 1], np.int64),
-            np.asarray(self.indptr[terms + 1] - self.indptr[terms], np.int64),
+            first,
+            end,
+            dfs,
             weight,
             # times a block's (or the term's) largest tf part: a bound of its parts
             weight * ((1 + BOUND_SLACK) * self.bound_scale),
             np.asarray(self.max_weight[terms], np.float64),
             float(self.k1),
-            int(k),
         )
+        docs, scores = split.top_k(
+            kernels.maxscore_top_k, args, int(k), self.n_docs, int(dfs.sum()),
+            p.blk_last, first, end, dfs,
+        )  # fmt: skip
         ranked = np.lexsort((docs, -scores))
         return [(int(docs[i]), float(scores[i])) for i in ranked]
 

@@ -55,8 +55,13 @@ def maxscore_top_k(
     top: np.ndarray,
     k1: float,
     k: int,
+    lo_doc: int,
+    hi_doc: int,
+    shared: np.ndarray,
+    me: int,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The k best (paragraph, score) with a score above 0, unordered.
+    """The k best (paragraph, score) among paragraphs ``lo_doc`` to ``hi_doc`` (excluded)
+    with a score above 0, unordered.
 
     List ``i`` is the blocks ``first[i]`` to ``end[i]`` of a term with ``dfs[i]``
     postings (``index.postings``); ``bound_w[i]`` times a block's ``blk_max`` bounds its
@@ -72,6 +77,12 @@ def maxscore_top_k(
     sums) are then looked up one non-essential list at a time, as Lucene 10 does: each
     pass a tight merge of sorted ids, dropping the candidates that can no longer reach
     the top k; the few left are scored afresh.
+
+    ``shared[me]`` is set to this call's k-th best score as it rises, and the other entry
+    is read as a bar too: another thread scoring another range of the same query
+    (``index.split``) publishes its own k-th best there, a lower bound of the k-th best
+    of all, so each prunes with the higher of the two and the k best of both ranges hold
+    the k best overall.  A paragraph only equal to that bar is kept (it may win on id).
     """
     m = len(first)
     k1p1 = k1 + 1.0
@@ -79,16 +90,19 @@ def maxscore_top_k(
     count = np.zeros(m, np.int64)
     idx = np.zeros(m, np.int64)  # ... and the place in it
     full = np.zeros(m, np.bool_)  # ... whose counts and parts are unpacked too
-    seek = first.copy()  # a block a look-up found (unpacked only if needed)
+    start = np.empty(m, np.int64)  # each list's first block reaching lo_doc
+    for i in range(m):
+        start[i] = first_block_reaching(blk_last, first[i], end[i], lo_doc)
+    seek = start.copy()  # a block a look-up found (unpacked only if needed)
     docs = np.empty((m, BLOCK), np.int64)
     tfs = np.empty((m, BLOCK), np.int64)
     parts = np.empty((m, BLOCK))  # a walked block's weighted tf parts
     tf_at = np.zeros((m, 2), np.int64)  # where the block's counts start, and their width
     for i in range(m):
-        load(words, blk_off, blk_width, blk_last, i, first[i], first, end, dfs,
+        load(words, blk_off, blk_width, blk_last, i, start[i], first, end, dfs,
              block, count, idx, docs, tf_at, tfs, parts, weights[i], norm, k1p1, True)  # fmt: skip
         full[i] = True
-    bcur = first.copy()  # each list's first block ending at the window's start or later
+    bcur = start.copy()  # each list's first block ending at the window's start or later
     local = np.empty(m)
     cost = np.zeros(m, np.int64)
     essential = np.ones(m, np.bool_)
@@ -106,7 +120,9 @@ def maxscore_top_k(
     heap_scores = np.empty(k)
     size = 0
     theta = 0.0  # the k-th best score once k are found; below it nothing can enter
-    cut = 0.0
+    other = 1 - me
+    outside = 0.0  # the other range's k-th best (0: none yet)
+    cut = 0.0  # the bar of the pruning tests: the higher of the two, less the margin
     sums = np.zeros(WINDOW)
     met = np.zeros(WINDOW // 64, np.uint64)
     # The window's candidates by slot (``WINDOW``: a slot for paragraphs that are not),
@@ -121,8 +137,11 @@ def maxscore_top_k(
     window_block = np.zeros(m, np.int64)  # each walked list's block at the window start
     swept = np.zeros(m, np.bool_)  # the look-up lists walked in this window
     scratch = np.empty((1, BLOCK), np.int64)
-    lo = 0
-    while True:
+    lo = lo_doc
+    while lo < hi_doc:
+        if shared[other] > outside:
+            outside = shared[other]
+            cut = max(theta, outside) * (1 - MARGIN)
         # The window: to the end of the essential lists' blocks at lo, SPAN at least.
         hi = -1
         for i in range(m):
@@ -138,10 +157,10 @@ def maxscore_top_k(
                     hi = blk_last[bcur[i]] + 1
             if hi < 0:
                 break  # every list is past its end
-        hi = max(hi, lo + SPAN)
+        hi = min(max(hi, lo + SPAN), hi_doc)
         local_bounds(blk_last, blk_max, end, bcur, bound_w, top, lo, hi, local, cost)
         n_lookups = 0
-        if size == k:
+        if cut > 0:
             n_lookups = partition(local, cost, cut, low_bit, subset_sum, subset_cost,
                                    lists, essential, lookups, rest)  # fmt: skip
         else:
@@ -169,7 +188,7 @@ def maxscore_top_k(
         if not walked:  # every list non-essential: the window cannot hold a top-k entry
             lo = hi
             continue
-        at_theta = theta
+        at_cut = cut
         while True:
             wlo = -1
             for i in range(m):
@@ -203,7 +222,7 @@ def maxscore_top_k(
                          dfs, block, count, idx, docs, tf_at, tfs, parts, weight, norm,
                          k1p1, True)  # fmt: skip
             # The candidates that the non-essential lists could still lift to the cut.
-            bar = cut - rest[0] if size == k else -1.0
+            bar = cut - rest[0] if cut > 0 else -1.0
             n_cand = 0
             for w in range(WINDOW // 64):
                 word = met[w]
@@ -311,7 +330,7 @@ def maxscore_top_k(
                 slot_of[cand_doc[c] - wlo] = WINDOW + cand_doc[c] - wlo
             for c in range(n_cand):  # the survivors, scored afresh in query order
                 slot = alive[c]
-                if size == k and cand_score[slot] < cut:
+                if cut > 0 and cand_score[slot] < cut:
                     continue
                 doc = cand_doc[slot]
                 score = 0.0
@@ -327,13 +346,17 @@ def maxscore_top_k(
                         tf = cand_tf[q, slot]
                     if tf > 0:
                         score += weights[i] * part(tf, doc, norm, once, k1p1)
-                if score <= 0 or (size == k and score <= theta):
+                if score <= 0 or (size == k and score <= theta) or score < outside:
                     continue
                 size = push(heap_docs, heap_scores, size, doc, score)
                 if size == k:
                     theta = heap_scores[0]
-                    cut = theta * (1 - MARGIN)
-            if theta != at_theta and whi < hi:  # a higher bar: choose the lists again
+                    shared[me] = theta
+                    cut = max(theta, outside) * (1 - MARGIN)
+            if shared[other] > outside:
+                outside = shared[other]
+                cut = max(theta, outside) * (1 - MARGIN)
+            if cut != at_cut and whi < hi:  # a higher bar: choose the lists again
                 hi = whi
                 break
         lo = hi
