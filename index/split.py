@@ -10,14 +10,17 @@ pruning stays exact); the two lists of k are merged by (-score, id).
 
 Only a query whose lists hold ``SPLIT_POSTINGS`` postings or more is split: below that
 waking a thread costs more than it saves.  And only a query that starts while no other
-search runs in the process: with two users asking at once both cores are taken, and a
-third thread only made both wait (measured at 3M: p99 +5 ms, wall time +9%).  So one
+search runs in the process, and no other query is split on the machine (the Slack bot
+answers in several processes): with two users asking at once both cores are taken, and
+a third thread only made both wait (measured at 3M: p99 +5 ms, wall time +9%).  So one
 helper serves the process, and concurrent users never queue behind each other.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -25,6 +28,11 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+try:
+    import fcntl
+except ImportError:  # (not on Windows)
+    fcntl = None  # type: ignore[assignment]
 
 SPLIT_POSTINGS = 1_000_000  # a query with fewer postings in its lists runs on one thread
 
@@ -40,7 +48,36 @@ class _Helper:
         self.running = 0
 
 
+class _MachineSlot:
+    """The right to split a query, one process of this user's at a time: a lock on a
+    file (``flock``, per open file, so each process opens its own; a process's searches
+    take it one at a time already).  Where there is no ``flock``, every process may."""
+
+    def __init__(self) -> None:
+        self._fd = -1
+        if fcntl is None:
+            return
+        uid = os.getuid() if hasattr(os, "getuid") else 0
+        name = os.path.join(tempfile.gettempdir(), f"citebot-split-{uid}.lock")
+        with contextlib.suppress(OSError):  # unwritable: split as a single process would
+            self._fd = os.open(name, os.O_RDWR | os.O_CREAT, 0o600)
+
+    def take(self) -> bool:
+        if self._fd < 0:
+            return True
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return False  # another process is splitting a query
+        return True
+
+    def give_back(self) -> None:
+        if self._fd >= 0:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+
 _helpers: dict[int, _Helper] = {}  # by process id
+_slots: dict[int, _MachineSlot] = {}
 
 
 def _helper() -> _Helper:
@@ -49,6 +86,7 @@ def _helper() -> _Helper:
     pid = os.getpid()
     if pid not in _helpers:
         _helpers[pid] = _Helper()
+        _slots[pid] = _MachineSlot()
     return _helpers[pid]
 
 
@@ -85,14 +123,18 @@ def top_k(
         alone = helper.running == 0
         helper.running += 1
     try:
-        if not alone or not 0 < at < n_docs:
+        slot = _slots[os.getpid()]
+        if not alone or not 0 < at < n_docs or not slot.take():
             return kernel(*args, k, 0, n_docs, np.zeros(2), 0)
-        shared = np.zeros(2)
-        upper = helper.pool.submit(lambda: kernel(*args, k, at, n_docs, shared, 1))
         try:
-            low_docs, low_scores = kernel(*args, k, 0, at, shared, 0)
+            shared = np.zeros(2)
+            upper = helper.pool.submit(lambda: kernel(*args, k, at, n_docs, shared, 1))
+            try:
+                low_docs, low_scores = kernel(*args, k, 0, at, shared, 0)
+            finally:
+                high_docs, high_scores = upper.result()
         finally:
-            high_docs, high_scores = upper.result()
+            slot.give_back()
     finally:
         with helper.lock:
             helper.running -= 1

@@ -5,6 +5,8 @@ and whichever thread publishes its k-th best score first."""
 from __future__ import annotations
 
 import multiprocessing
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -157,3 +159,53 @@ def test_a_forked_process_gets_a_helper_of_its_own(
         process.kill()
     assert process.exitcode == 0
     assert queue.get() == expected
+
+
+def test_a_query_is_not_split_while_another_process_splits_one(
+    corpus: tuple[list[list[str]], dict[str, int], bm25.BM25Index],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The Slack bot answers in several processes: a second costly query at once would
+    # put a third thread on two cores.  Another process holding the machine's split
+    # lock (as a splitting search does) leaves this one's query on one thread.
+    _, vocab, index = corpus
+    ids = [vocab[t] for t in _queries(8)[0]]
+    ranges: list[tuple[int, int]] = []
+    real = kernels.maxscore_top_k
+
+    def recorded(*args: object) -> tuple[np.ndarray, np.ndarray]:
+        ranges.append((int(args[-4]), int(args[-3])))  # type: ignore[call-overload]
+        return real(*args)
+
+    monkeypatch.setattr(kernels, "maxscore_top_k", recorded)
+    expected = _top(index, ids, 10, 1 << 62)
+    assert ranges == [(0, index.n_docs)]
+    ranges.clear()
+    assert _top(index, ids, 10, 0) == expected
+    assert len(ranges) == 2  # split
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD_THE_SPLIT_LOCK],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        ranges.clear()
+        assert _top(index, ids, 10, 0) == expected
+        assert ranges == [(0, index.n_docs)]  # one thread
+    finally:
+        holder.communicate(timeout=60)  # its stdin closed: it lets go and ends
+    ranges.clear()
+    assert _top(index, ids, 10, 0) == expected
+    assert len(ranges) == 2  # split again once the other process let go
+
+
+_HOLD_THE_SPLIT_LOCK = """
+import fcntl, os, sys, tempfile
+name = os.path.join(tempfile.gettempdir(), f"citebot-split-{os.getuid()}.lock")
+fd = os.open(name, os.O_RDWR | os.O_CREAT)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("held", flush=True)
+sys.stdin.read()
+"""
