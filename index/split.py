@@ -39,15 +39,6 @@ SPLIT_POSTINGS = 1_000_000  # a query with fewer postings in its lists runs on o
 Hits = tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]
 
 
-class _Helper:
-    """This process's helper thread, and how many searches run in the process now."""
-
-    def __init__(self) -> None:
-        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="citebot-split")
-        self.lock = threading.Lock()
-        self.running = 0
-
-
 class _MachineSlot:
     """The right to split a query, one process of this user's at a time: a lock on a
     file (``flock``, per open file, so each process opens its own; a process's searches
@@ -76,18 +67,42 @@ class _MachineSlot:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
 
 
+class _Helper:
+    """This process's helper thread, how many searches run in the process now, and its
+    right to split a query."""
+
+    def __init__(self) -> None:
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="citebot-split")
+        self.lock = threading.Lock()
+        self.running = 0
+        self.slot = _MachineSlot()
+
+
 _helpers: dict[int, _Helper] = {}  # by process id
-_slots: dict[int, _MachineSlot] = {}
+_making = threading.Lock()
+
+
+def _unlock_in_child() -> None:
+    global _making
+    _making = threading.Lock()  # a thread of the parent may have held it at the fork
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_unlock_in_child)
 
 
 def _helper() -> _Helper:
     """This process's helper: made again in a forked child, where the parent's thread
-    does not run (its queue would never drain) and the parent's searches are not."""
+    does not run (its queue would never drain) and the parent's searches are not; made
+    once however many threads ask for it first."""
     pid = os.getpid()
-    if pid not in _helpers:
-        _helpers[pid] = _Helper()
-        _slots[pid] = _MachineSlot()
-    return _helpers[pid]
+    helper = _helpers.get(pid)
+    if helper is None:
+        with _making:
+            helper = _helpers.get(pid)
+            if helper is None:
+                helper = _helpers[pid] = _Helper()
+    return helper
 
 
 def split_point(
@@ -123,7 +138,7 @@ def top_k(
         alone = helper.running == 0
         helper.running += 1
     try:
-        slot = _slots[os.getpid()]
+        slot = helper.slot
         if not alone or not 0 < at < n_docs or not slot.take():
             return kernel(*args, k, 0, n_docs, np.zeros(2), 0)
         try:
