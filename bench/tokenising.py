@@ -25,7 +25,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from index.analyzer import tokenize  # noqa: E402
-from index.tokenising import _term_counts, _vocabulary  # noqa: E402
+from index.tokenising import _term_counts, _vocabulary, named_counts  # noqa: E402
 
 
 def main() -> None:
@@ -44,14 +44,7 @@ def main() -> None:
     local = state.local
     differ = 0
     for texts in articles:
-        terms, tfs, sizes = _term_counts(texts, state)
-        names = {number: term for term, number in local.items()}
-        counts: list[Counter[str]] = []
-        at = 0
-        for size in sizes.tolist():
-            pairs = zip(terms[at : at + size].tolist(), tfs[at : at + size].tolist(), strict=True)
-            counts.append(Counter({names[term]: tf for term, tf in pairs}))
-            at += size
+        counts = named_counts(*_term_counts(texts, state), local)
         differ += sum(c != Counter(tokenize(t)) for c, t in zip(counts, texts, strict=True))
     ours, theirs = [], []
     for _ in range(args.rounds):

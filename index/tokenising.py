@@ -148,6 +148,22 @@ def _term_counts(
     )
 
 
+def named_counts(
+    terms: np.ndarray, tfs: np.ndarray, sizes: np.ndarray, vocab: dict[str, int]
+) -> list[Counter[str]]:
+    """``_term_counts``' answer as each text's counts by term name: what the checks of
+    the build's tokenising compare with ``analyzer.tokenize`` (the test, and
+    ``bench/tokenising.py`` on real news)."""
+    names = {number: term for term, number in vocab.items()}
+    counts: list[Counter[str]] = []
+    at = 0
+    for size in sizes.tolist():
+        pairs = zip(terms[at : at + size].tolist(), tfs[at : at + size].tolist(), strict=True)
+        counts.append(Counter({names[term]: tf for term, tf in pairs}))
+        at += size
+    return counts
+
+
 @dataclass
 class _WorkerVocabulary:
     """A worker's numbering of terms and tokens, kept from chunk to chunk of one build:

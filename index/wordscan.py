@@ -243,30 +243,6 @@ def _rehash(table: np.ndarray, arena: np.ndarray, word_at: np.ndarray, words: in
 
 
 @njit(cache=True, nogil=True)
-def _keys(
-    out_words: np.ndarray,
-    out_paragraph: np.ndarray,
-    found: int,
-    term_at: np.ndarray,
-    term_ids: np.ndarray,
-) -> np.ndarray:
-    """(paragraph << 32 | term) for every term of every token found, in order."""
-    total = 0
-    for f in range(found):
-        w = out_words[f]
-        total += term_at[w + 1] - term_at[w]
-    keys = np.empty(total, np.int64)
-    k = 0
-    for f in range(found):
-        w = out_words[f]
-        high = np.int64(out_paragraph[f]) << 32
-        for t in range(term_at[w], term_at[w + 1]):
-            keys[k] = high | term_ids[t]
-            k += 1
-    return keys
-
-
-@njit(cache=True, nogil=True)
 def _counts(
     out_words: np.ndarray,
     out_paragraph: np.ndarray,
@@ -278,8 +254,8 @@ def _counts(
     stamp: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each paragraph's distinct terms (in the order first met) and their counts, and
-    how many there are a paragraph: what sorting the keys and counting them gives,
-    without the sort.  ``seen[t]`` holds ``stamp + paragraph`` when term ``t`` was last
+    how many there are a paragraph: what sorting (paragraph, term) pairs and counting
+    them gives, without the sort.  ``seen[t]`` holds ``stamp + paragraph`` when term ``t`` was last
     met, and where its count is, so it needs no clearing between calls."""
     total = 0
     for f in range(found):
@@ -334,13 +310,6 @@ class AsciiTokens:
         self._seen = np.full((1 << 14, 2), -1, np.int32)  # per term, for ``_counts``
         self._stamp = 0  # paragraphs counted so far
         self._terms = 0  # one more than the largest term number met
-
-    def keys(self, texts: list[str]) -> npt.NDArray[np.int64]:
-        """Keys ``paragraph << 32 | term`` of every term of ``texts`` (ASCII, folded)."""
-        if not texts:
-            return np.zeros(0, np.int64)
-        found, out_words, out_paragraph = self._scanned(texts)
-        return _keys(out_words, out_paragraph, found, self._term_at, self._term_ids)
 
     def counts(
         self, texts: list[str]

@@ -158,7 +158,7 @@ def test_the_build_counts_the_terms_the_tokenizer_finds() -> None:
     ``tokenize``: every paragraph's term counts must be what ``tokenize`` gives."""
     from collections import Counter
 
-    from index.tokenising import _term_counts, _vocabulary
+    from index.tokenising import _term_counts, _vocabulary, named_counts
 
     state = _vocabulary("test", b"", compiled=True)
     tokens, local = state.tokens, state.local
@@ -167,15 +167,9 @@ def test_the_build_counts_the_terms_the_tokenizer_finds() -> None:
     def counted(texts: list[str]) -> list[Counter[str]]:
         """Each text's term counts as the build finds them."""
         terms, tfs, sizes = _term_counts(texts, state)
-        names = {number: term for term, number in local.items()}
-        counts: list[Counter[str]] = []
-        at = 0
-        for size in sizes.tolist():
-            pairs = zip(terms[at : at + size].tolist(), tfs[at : at + size].tolist(), strict=True)
-            counts.append(Counter({names[term]: tf for term, tf in pairs}))
-            assert len(counts[-1]) == size  # each term once a text
-            at += size
-        assert at == len(terms)
+        counts = named_counts(terms, tfs, sizes, local)
+        assert [len(c) for c in counts] == sizes.tolist()  # each term once a text
+        assert int(sizes.sum()) == len(terms)
         return counts
 
     rng = np.random.default_rng(29)
