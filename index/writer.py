@@ -170,13 +170,12 @@ def build_index(
             if reusable and previous
             else _text_dictionary(corpus_dir, to_read, manifest)
         )
+        target = Path(tempfile.mkdtemp(prefix=".build-", dir=index_dir))
     except BaseException:
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
         raise
     stream = _tokenised_stream(corpus_dir, to_read, manifest, workers, vocab, dictionary, pool)
-    target = Path(tempfile.mkdtemp(prefix=".build-", dir=index_dir))
-    (target / DICTIONARY).write_bytes(dictionary)
     infos: list[dict[str, Any]] = []
     # Unchanged articles keep their postings: (first paragraph before, count, first now).
     moved: list[tuple[int, int, int]] = []
@@ -188,6 +187,7 @@ def build_index(
     article_of: list[int] = []
     content_hash = hashlib.sha256(f"analyzer={ANALYZER_VERSION}\n{manifest_hash}\n".encode())
     try:
+        (target / DICTIONARY).write_bytes(dictionary)
         with open(target / TEXTS, "wb") as out:
             for _path, old in plan:
                 if old is not None and previous is not None:
